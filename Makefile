@@ -1,0 +1,31 @@
+# Keelson: the two commands of the README are `make demo` and `make test`.
+GO       ?= go
+BIN      ?= ./keelson
+export KEELSON_LIBCHDB ?= $(CURDIR)/lib/libchdb.so
+
+.PHONY: demo test test-short build setup bench fuzz vet
+build:
+	$(GO) build -o $(BIN) ./cmd/keelson
+
+setup:
+	scripts/setup.sh lib
+
+# Sets up, builds and runs the all-in-one demo (embedded Kafka and ClickHouse).
+demo: setup build
+	$(BIN) demo
+
+# The whole test suite, with everything it needs installed by scripts/setup.sh.
+test:
+	scripts/setup.sh test
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 40m ./...
+
+# Fast unit tests only (no servers, no embedded ClickHouse).
+test-short:
+	$(GO) test -short ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+vet:
+	$(GO) vet ./...

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what Keelson needs to build, run the demo and run its tests.
+#   scripts/setup.sh lib    fetch libchdb.so (embedded ClickHouse) into lib/ with npm pack
+#   scripts/setup.sh test   also install the Debian packages the test suite talks to
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CHDB_VERSION=${CHDB_VERSION:-26.5.3}
+
+fetch_libchdb() {
+  if [ -s lib/libchdb.so ]; then return; fi
+  mkdir -p lib
+  tmp=$(mktemp -d)
+  echo "setup: fetching libchdb.so (@chdb/lib-linux-x64-gnu@$CHDB_VERSION, ~170 MB) with npm pack" >&2
+  (cd "$tmp" && npm pack --silent "@chdb/lib-linux-x64-gnu@$CHDB_VERSION" >/dev/null)
+  tar -xzf "$tmp"/chdb-lib-linux-x64-gnu-*.tgz -C "$tmp" package/libchdb.so
+  mv "$tmp/package/libchdb.so" lib/libchdb.so.tmp && mv lib/libchdb.so.tmp lib/libchdb.so
+  rm -rf "$tmp"
+}
+
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return
+  echo "setup: apt-get install ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+case "${1:-lib}" in
+  lib) fetch_libchdb ;;
+  test)
+    fetch_libchdb
+    # gpsd-tools: gpsdecode, the reference decoder the AIS tests compare with.
+    apt_install gpsd-tools
+    ;;
+  *) echo "usage: scripts/setup.sh [lib|test]" >&2; exit 2 ;;
+esac
