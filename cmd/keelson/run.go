@@ -28,7 +28,7 @@ type command struct {
 // commands lists every subcommand. Each lives in a file of its own name.
 func commands() map[string]command {
 	return map[string]command{
-		"decode": {"decode NMEA 0183 / AIS from files or stdin to JSON", runDecode},
+		// one line per subcommand, kept sorted
 	}
 }
 
