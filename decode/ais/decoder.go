@@ -1,0 +1,68 @@
+package ais
+
+import (
+	"fmt"
+
+	"github.com/keelson/keelson"
+)
+
+// Decoder decodes AIS payloads. It holds the bit buffer, a text arena and one
+// preallocated struct per message type, so that decoding allocates nothing
+// for the common messages. A Decoder is used by one goroutine at a time; its
+// zero value is ready to use.
+//
+// The Message returned by Decode (and the strings inside it) is owned by the
+// Decoder and valid only until its next call to Decode: call Message.Clone
+// to keep one.
+type Decoder struct {
+	bits  []byte
+	arena []byte
+	msgs  messages // one struct per type, see messages_gen.go
+}
+
+// Decode decodes one complete AIS payload (all sentences' payloads joined,
+// in order) with the fill-bit count of its last sentence.
+//
+// Errors: ErrEmpty, ErrBadPayloadChar, ErrBadFill, ErrUnknownType (type 0 or
+// > 27) and ErrShort (fewer bits than the type's mandatory fields), wrapped
+// with the message type where known.
+func (d *Decoder) Decode(payload []byte, fillBits int) (Message, error) {
+	bits, err := Unarmor(d.bits, payload, fillBits)
+	if err != nil {
+		return nil, err
+	}
+	d.bits = bits.buf
+	return d.DecodeBits(bits)
+}
+
+// DecodeBits decodes a message from already unarmored bits.
+func (d *Decoder) DecodeBits(bits Bits) (Message, error) {
+	if bits.n < 6 {
+		return nil, ErrShort
+	}
+	r := bits.Reader()
+	t := uint8(r.Uint(6))
+	if t == 0 || t > 27 {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownType, t)
+	}
+	if cap(d.arena) == 0 {
+		d.arena = make([]byte, 0, 256)
+	}
+	d.arena = d.arena[:0]
+	r.Seek(0)
+	return d.msgs.decode(t, &r, &d.arena)
+}
+
+// Fill maps m into the domain event e: it sets Kind, MMSI, AISType, the
+// payload that matches the message (Position for types 1, 2, 3, 4, 9, 11,
+// 18, 19, 21 and 27; Static for 5, 19, 21 and 24; Observation for the
+// meteorological and hydrographic messages DAC 1 FI 11 and FI 31 in types
+// 8 and 6; Kind "ais" for the rest) and always e.AIS, the message's Keelson
+// JSON. Not-available values become keelson.NA. e.AIS reuses its storage.
+func Fill(e *keelson.Event, m Message) {
+	e.MMSI = m.MMSI()
+	e.AISType = m.Type()
+	e.Kind = keelson.KindAIS
+	e.AIS = m.AppendJSON(e.AIS[:0])
+	fill(e, m)
+}
