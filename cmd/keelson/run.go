@@ -29,6 +29,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		// one line per subcommand, kept sorted
+		"broker": {"run a local Kafka-protocol broker (kfake) for development and tests", runBroker},
 	}
 }
 
