@@ -180,9 +180,33 @@ const panes = {
 panes.land.style.zIndex = 200;
 panes.track.style.zIndex = 450;
 
+// unwrap makes rings that cross the antimeridian continuous (lon beyond
+// ±180) so that Leaflet does not draw them across the whole world.
+function unwrap(gj) {
+  const ring = (r) => {
+    let off = 0;
+    return r.map(([lon, lat], i) => {
+      if (i > 0) {
+        const prev = r[i - 1][0];
+        if (lon - prev > 180) off -= 360;
+        else if (prev - lon > 180) off += 360;
+      }
+      return [lon + off, lat];
+    });
+  };
+  const geom = (g) => {
+    if (g.type === "Polygon") return { ...g, coordinates: g.coordinates.map(ring) };
+    if (g.type === "MultiPolygon") return { ...g, coordinates: g.coordinates.map((p) => p.map(ring)) };
+    return g;
+  };
+  if (gj.type === "FeatureCollection") return { ...gj, features: gj.features.map(unwrap) };
+  if (gj.type === "Feature") return { ...gj, geometry: geom(gj.geometry) };
+  return geom(gj);
+}
+
 async function loadBasemap() {
   const topo = await (await fetch("countries-50m.json")).json();
-  const land = feature(topo, topo.objects.land);
+  const land = unwrap(feature(topo, topo.objects.land));
   const borders = mesh(topo, topo.objects.countries, (a, b) => a !== b);
   const renderer = L.canvas({ pane: "land", padding: 0.5 });
   L.geoJSON(land, {
@@ -505,6 +529,10 @@ function fillBBoxFromView() {
 }
 
 $("bboxview").addEventListener("click", fillBBoxFromView);
+// The fields follow the map until the user types in them.
+let bboxEdited = false;
+bboxForm.addEventListener("input", () => (bboxEdited = true));
+map.on("moveend", () => { if (!bboxEdited) fillBBoxFromView(); });
 
 bboxForm.addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -588,14 +616,13 @@ function coreBounds(list) {
 async function start() {
   const q = new URLSearchParams(location.search);
   const hasView = q.has("lat") && q.has("lon");
-  if (hasView) map.setView([Number(q.get("lat")), Number(q.get("lon"))], Number(q.get("z")) || 8);
-  else map.fitBounds([[-60, -170], [75, 170]]);
+  if (hasView) map.setView([Number(q.get("lat")), Number(q.get("lon"))], Number(q.get("z")) || 8, { animate: false });
   await loadBasemap().catch((err) => setStatus("basemap: " + err.message, true));
   if (!apiKey) return needKey();
   if (!hasView) {
     try {
       const all = vesselsOf(await apiJSON("v1/vessels", { bbox: "-180,-90,180,90", format: "geojson", limit: LIMIT }));
-      if (all.length) map.fitBounds(coreBounds(all).pad(0.1), { maxZoom: 11 });
+      if (all.length) map.fitBounds(coreBounds(all).pad(0.1), { maxZoom: 11, animate: false });
     } catch (err) {
       handleError(err);
     }
