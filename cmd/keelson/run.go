@@ -29,7 +29,8 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		// one line per subcommand, kept sorted
-		"broker": {"run a local Kafka-protocol broker (kfake) for development and tests", runBroker},
+		"broker":      {"run a local Kafka-protocol broker (kfake) for development and tests", runBroker},
+		"healthcheck": {"probe an HTTP health endpoint (container health checks)", runHealthcheck},
 	}
 }
 
