@@ -1,0 +1,337 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	chproto "github.com/ClickHouse/ch-go/proto"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
+)
+
+// chdbEngine is the embedded engine: a pool of libchdb connections to one
+// data directory. libchdb runs one statement at a time per connection, so
+// the pool bounds concurrency; a streaming result holds its connection
+// until Close.
+type chdbEngine struct {
+	l     *libchdb
+	dir   string
+	pool  chan *chConn
+	all   []*chConn
+	mu    sync.Mutex
+	done  bool
+	nbuf  sync.Pool
+	tzLoc *time.Location
+}
+
+// chdbOpen guards the process-wide engine: libchdb boots one engine per
+// process, bound to one data directory.
+var (
+	chdbOpenMu  sync.Mutex
+	chdbOpenDir string
+)
+
+// ErrEngineBusy is returned when a second embedded database is opened in
+// one process (libchdb holds one engine per process).
+var ErrEngineBusy = errors.New("storage: the embedded engine is already open in this process")
+
+func openCHDB(ctx context.Context, dir string, opts Options) (*chdbEngine, error) {
+	l, err := loadLibCHDB()
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrURL, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("storage: data directory: %w", err)
+	}
+	chdbOpenMu.Lock()
+	defer chdbOpenMu.Unlock()
+	if chdbOpenDir != "" {
+		return nil, fmt.Errorf("%w (%s)", ErrEngineBusy, chdbOpenDir)
+	}
+	e := &chdbEngine{l: l, dir: abs, pool: make(chan *chConn, opts.Conns)}
+	for i := 0; i < opts.Conns; i++ {
+		c, err := l.open([]string{"clickhouse", "--path=" + abs})
+		if err != nil {
+			for _, c := range e.all {
+				c.close()
+			}
+			return nil, fmt.Errorf("storage: opening embedded ClickHouse in %s (is another process using it?): %w", abs, err)
+		}
+		e.all = append(e.all, c)
+		e.pool <- c
+	}
+	chdbOpenDir = abs
+	if err := e.exec(ctx, "SELECT 1", nil, nil); err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *chdbEngine) name() string { return "chdb" }
+
+func (e *chdbEngine) close() error {
+	e.mu.Lock()
+	if e.done {
+		e.mu.Unlock()
+		return nil
+	}
+	e.done = true
+	e.mu.Unlock()
+	// Wait for every connection to come back, then close them all.
+	for range e.all {
+		<-e.pool
+	}
+	for _, c := range e.all {
+		c.close()
+	}
+	chdbOpenMu.Lock()
+	chdbOpenDir = ""
+	chdbOpenMu.Unlock()
+	return nil
+}
+
+func (e *chdbEngine) acquire(ctx context.Context) (*chConn, error) {
+	e.mu.Lock()
+	done := e.done
+	e.mu.Unlock()
+	if done {
+		return nil, ErrClosed
+	}
+	select {
+	case c := <-e.pool:
+		return c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (e *chdbEngine) release(c *chConn) { e.pool <- c }
+
+// statement builds the SQL text: the statement, its settings (plus a
+// max_execution_time from the context's deadline).
+func statement(ctx context.Context, sql string, settings Settings) (string, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		s := make(Settings, len(settings)+1)
+		for k, v := range settings {
+			s[k] = v
+		}
+		if _, set := s["max_execution_time"]; !set {
+			s["max_execution_time"] = math.Max(0.001, time.Until(dl).Seconds())
+		}
+		settings = s
+	}
+	clause, err := settingsClause(settings)
+	if err != nil {
+		return "", err
+	}
+	if clause == "" {
+		return sql, nil
+	}
+	return strings.TrimRight(strings.TrimSpace(sql), ";") + clause, nil
+}
+
+// run executes one statement and discards its output.
+func (e *chdbEngine) run(ctx context.Context, query []byte, params map[string]string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c, err := e.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.release(c)
+	r := c.query(query, "Null", params)
+	defer c.destroy(r)
+	return c.resultErr(r)
+}
+
+func (e *chdbEngine) exec(ctx context.Context, sql string, params map[string]string, settings Settings) error {
+	q, err := statement(ctx, sql, settings)
+	if err != nil {
+		return err
+	}
+	return e.run(ctx, []byte(q), params)
+}
+
+// insert sends the block as the data of "INSERT INTO t (cols) SETTINGS ...
+// FORMAT Native": the rows travel as binary data after the statement, never
+// as SQL text.
+func (e *chdbEngine) insert(ctx context.Context, table string, b *block, settings Settings) error {
+	q, err := statement(ctx, "INSERT INTO "+table+" "+b.names(), settings)
+	if err != nil {
+		return err
+	}
+	bufp, _ := e.nbuf.Get().(*[]byte)
+	if bufp == nil {
+		bufp = new([]byte)
+	}
+	buf := append((*bufp)[:0], q...)
+	buf = append(buf, " FORMAT Native\n"...)
+	buf = b.appendNative(buf)
+	err = e.run(ctx, buf, nil)
+	*bufp = buf[:0]
+	e.nbuf.Put(bufp)
+	return err
+}
+
+func (e *chdbEngine) query(ctx context.Context, sql string, params map[string]string, settings Settings) (Rows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	q, err := statement(ctx, sql, settings)
+	if err != nil {
+		return nil, err
+	}
+	c, err := e.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := c.stream(q, "Native", params)
+	if err := c.resultErr(s); err != nil {
+		c.destroy(s)
+		e.release(c)
+		return nil, err
+	}
+	r := &chdbRows{e: e, c: c, s: s, ctx: ctx}
+	// Read the first block now, so that errors and the column names are
+	// known when Query returns.
+	if !r.fill() && r.err != nil {
+		err := r.err
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// chdbRows streams a Native-format result chunk by chunk.
+type chdbRows struct {
+	e     *chdbEngine
+	c     *chConn
+	s     chResult
+	ctx   context.Context
+	chunk *bytes.Reader
+	rd    *chproto.Reader
+	block *proto.Block
+	names []string
+	types []string
+	row   int // 1-based index of the current row in block
+	err   error
+	eof   bool
+	done  bool
+}
+
+// fill loads the next non-empty block; false at the end or on error.
+func (r *chdbRows) fill() bool {
+	for {
+		if r.chunk != nil && r.chunk.Len() > 0 {
+			b := proto.NewBlock()
+			if err := b.Decode(r.rd, 0); err != nil {
+				r.err = fmt.Errorf("storage: decoding result: %w", err)
+				return false
+			}
+			if r.names == nil {
+				r.names = b.ColumnsNames()
+				r.types = make([]string, len(b.Columns))
+				for i, c := range b.Columns {
+					r.types[i] = string(c.Type())
+				}
+			}
+			if b.Rows() == 0 {
+				continue
+			}
+			r.block, r.row = b, 0
+			return true
+		}
+		if r.eof {
+			return false
+		}
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			return false
+		}
+		res := r.c.fetch(r.s)
+		if err := r.c.resultErr(res); err != nil {
+			r.c.destroy(res)
+			r.err = err
+			return false
+		}
+		data := r.c.bytes(res)
+		if len(data) == 0 {
+			r.c.destroy(res)
+			r.eof = true
+			return false
+		}
+		cp := make([]byte, len(data))
+		copy(cp, data)
+		r.c.destroy(res)
+		r.chunk = bytes.NewReader(cp)
+		r.rd = chproto.NewReader(r.chunk)
+	}
+}
+
+func (r *chdbRows) Next() bool {
+	if r.done || r.err != nil {
+		return false
+	}
+	if r.block != nil && r.row < r.block.Rows() {
+		r.row++
+		return true
+	}
+	if !r.fill() {
+		r.Close()
+		return false
+	}
+	r.row = 1
+	return true
+}
+
+func (r *chdbRows) Scan(dest ...any) error {
+	if r.block == nil || r.row == 0 {
+		return fmt.Errorf("storage: Scan called without a row (call Next)")
+	}
+	if len(dest) != len(r.block.Columns) {
+		return fmt.Errorf("storage: Scan: %d destinations for %d columns", len(dest), len(r.block.Columns))
+	}
+	for i, d := range dest {
+		if err := r.block.Columns[i].ScanRow(d, r.row-1); err != nil {
+			return fmt.Errorf("storage: Scan column %s: %w", r.names[i], err)
+		}
+	}
+	return nil
+}
+
+func (r *chdbRows) Columns() []string     { return r.names }
+func (r *chdbRows) ColumnTypes() []string { return r.types }
+func (r *chdbRows) Err() error {
+	if errors.Is(r.err, io.EOF) {
+		return nil
+	}
+	return r.err
+}
+
+func (r *chdbRows) Close() error {
+	if r.done {
+		return nil
+	}
+	r.done = true
+	if !r.eof {
+		r.c.cancel(r.s)
+	}
+	r.c.destroy(r.s)
+	r.e.release(r.c)
+	r.block = nil
+	return nil
+}
