@@ -54,7 +54,10 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 		if !ok {
 			return fmt.Errorf("unknown command %q (see keelson help)", args[1])
 		}
-		return c.run(ctx, []string{"-help"}, stdio{in, out, out})
+		if err := c.run(ctx, []string{"-help"}, stdio{in, out, out}); !errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return nil
 	}
 	c, ok := cmds[name]
 	if !ok {
