@@ -3,7 +3,7 @@ GO       ?= go
 BIN      ?= ./keelson
 export KEELSON_LIBCHDB ?= $(CURDIR)/lib/libchdb.so
 
-.PHONY: demo test test-short build setup bench fuzz vet
+.PHONY: demo test test-short build setup bench fuzz vet web
 build:
 	$(GO) build -o $(BIN) ./cmd/keelson
 
@@ -29,3 +29,8 @@ bench:
 
 vet:
 	$(GO) vet ./...
+
+# Rebuilds the map page (web/dist, committed and embedded) from web/src with
+# the locked npm dependencies. `go test ./web` checks dist matches src.
+web:
+	cd web && npm ci --no-audit --no-fund && npm run build

@@ -17,6 +17,14 @@ fetch_libchdb() {
   rm -rf "$tmp"
 }
 
+# web_deps installs the map page's locked npm dependencies (web/node_modules),
+# used to check that the committed web/dist matches a fresh build.
+web_deps() {
+  if [ -f web/node_modules/.package-lock.json ] && cmp -s web/package-lock.json web/node_modules/.keelson-lock; then return; fi
+  echo "setup: npm ci in web/" >&2
+  (cd web && npm ci --no-audit --no-fund --loglevel=error >/dev/null && cp package-lock.json node_modules/.keelson-lock)
+}
+
 apt_install() {
   local missing=()
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -33,6 +41,10 @@ case "${1:-lib}" in
     fetch_libchdb
     # gpsd-tools: gpsdecode, the reference decoder the AIS tests compare with.
     apt_install gpsd-tools
+    # chromium: the map page's browser test (web, cmd/keelson); docker-compose:
+    # `docker-compose config` validates docker-compose.yml (no engine needed).
+    apt_install chromium docker-compose
+    web_deps
     ;;
   *) echo "usage: scripts/setup.sh [lib|test]" >&2; exit 2 ;;
 esac
