@@ -168,7 +168,7 @@ const map = L.map("map", {
   zoomControl: false,
   attributionControl: true,
 });
-L.control.zoom({ position: "bottomright" }).addTo(map);
+L.control.zoom({ position: "topleft" }).addTo(map);
 L.control.scale({ position: "bottomleft", imperial: false, metric: true }).addTo(map);
 map.attributionControl.setPrefix(false);
 map.attributionControl.addAttribution("Basemap: Natural Earth (public domain) · Leaflet");

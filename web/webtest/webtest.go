@@ -1,0 +1,176 @@
+// Package webtest drives the map page in a real browser (Debian's chromium,
+// headless, through the DevTools protocol with chromedp) for end-to-end
+// tests: the page loads, shows vessels, and a click opens a vessel's card
+// and track. cmd/keelson's demo test uses it against `keelson demo`.
+package webtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// ErrNoChromium is returned when no Chromium binary is found.
+var ErrNoChromium = errors.New("webtest: chromium not found (Debian: apt-get install chromium; scripts/setup.sh test)")
+
+// ErrPage is wrapped by every failed check of the page.
+var ErrPage = errors.New("webtest: map page check failed")
+
+// FindChromium returns the path of a Chromium binary: $KEELSON_CHROMIUM, or
+// chromium / chromium-browser / google-chrome on PATH.
+func FindChromium() (string, error) {
+	if p := os.Getenv("KEELSON_CHROMIUM"); p != "" {
+		return p, nil
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", ErrNoChromium
+}
+
+// Browser is a headless Chromium with a fresh profile.
+type Browser struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// NewBrowser starts headless Chromium (window width x height) with a fresh
+// profile in profileDir. It never talks to the network by itself. Close it.
+func NewBrowser(ctx context.Context, profileDir string, width, height int) (*Browser, error) {
+	path, err := FindChromium()
+	if err != nil {
+		return nil, err
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox, // root in CI containers
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(profileDir),
+		chromedp.WindowSize(width, height),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("no-pings", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.Flag("force-color-profile", "srgb"),
+		chromedp.Flag("password-store", "basic"),
+	}
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, bcancel := chromedp.NewContext(actx)
+	// Start the browser now, so that a missing or broken binary fails here.
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
+		bcancel()
+		acancel()
+		return nil, fmt.Errorf("webtest: start %s: %w", path, err)
+	}
+	return &Browser{ctx: bctx, cancel: func() { bcancel(); acancel() }}, nil
+}
+
+// Close ends the browser.
+func (b *Browser) Close() { b.cancel() }
+
+// Context is the chromedp context of the browser's tab.
+func (b *Browser) Context() context.Context { return b.ctx }
+
+// MapResult is what CheckMap saw.
+type MapResult struct {
+	Vessels     int    // vessel markers on the map
+	Status      string // the page's status line
+	MMSI        string // the vessel clicked
+	Card        string // text of its card
+	TrackPoints int    // points of its track
+	Screenshot  []byte // PNG of the page with the card and track open
+}
+
+// CheckMap opens the map page at pageURL (with its #key= fragment), waits
+// until it shows vessels, clicks one where it is visible, and waits for its
+// card and its track. It takes a PNG screenshot at the end. Each wait gives
+// up after timeout.
+func (b *Browser) CheckMap(pageURL string, timeout time.Duration) (MapResult, error) {
+	var r MapResult
+	ctx := b.ctx
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
+		return r, fmt.Errorf("%w: navigate: %v", ErrPage, err)
+	}
+	n, err := chromedp.Run(ctx, chromedp.Poll[int](
+		`document.body.dataset.ready === "1" && Number(document.body.dataset.vessels || 0)`,
+		chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	if err != nil {
+		st, _ := chromedp.Run(ctx, chromedp.Text(`#status`, chromedp.NodeVisible))
+		return r, fmt.Errorf("%w: no vessels shown within %s (status: %q): %v", ErrPage, timeout, st, err)
+	}
+	r.Vessels = n
+	// Pick a marker that is not under a panel (elementFromPoint hits it),
+	// preferring a moving vessel, whose track is longer.
+	type target struct {
+		MMSI string  `json:"mmsi"`
+		X    float64 `json:"x"`
+		Y    float64 `json:"y"`
+	}
+	t, err := chromedp.Run(ctx, chromedp.Evaluate[target](`(() => {
+		let best = null;
+		for (const el of document.querySelectorAll('.vessel[data-mmsi]')) {
+			const r = el.getBoundingClientRect();
+			const x = r.left + r.width / 2, y = r.top + r.height / 2;
+			const hit = document.elementFromPoint(x, y);
+			if (!hit || !el.contains(hit)) continue;
+			const moving = el.querySelector('line') !== null;
+			if (!best || (moving && !best.moving)) best = { mmsi: el.dataset.mmsi, x, y, moving };
+			if (best.moving) break;
+		}
+		return best;
+	})()`))
+	if err != nil {
+		return r, fmt.Errorf("%w: no clickable vessel marker: %v", ErrPage, err)
+	}
+	r.MMSI = t.MMSI
+	if err := chromedp.Do(ctx, chromedp.MouseClickXY(t.X, t.Y)); err != nil {
+		return r, fmt.Errorf("%w: click vessel %s: %v", ErrPage, t.MMSI, err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](
+		`!document.getElementById("card").hidden && document.getElementById("card").dataset.mmsi === `+jsString(t.MMSI)+
+			` && document.body.dataset.trackPoints !== undefined`,
+		chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout))); err != nil {
+		return r, fmt.Errorf("%w: card and track of %s not shown within %s: %v", ErrPage, t.MMSI, timeout, err)
+	}
+	r.TrackPoints, _ = chromedp.Run(ctx, chromedp.Evaluate[int](`Number(document.body.dataset.trackPoints)`))
+	r.Card, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("card").innerText`))
+	r.Status, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
+	// Let the track and markers paint before the picture.
+	_ = chromedp.Do(ctx, chromedp.Sleep(500*time.Millisecond))
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		return r, fmt.Errorf("%w: screenshot: %v", ErrPage, err)
+	}
+	r.Screenshot = png
+	return r, nil
+}
+
+func jsString(s string) string {
+	b := []byte{'"'}
+	for _, c := range []byte(s) {
+		if c == '"' || c == '\\' {
+			b = append(b, '\\')
+		}
+		if c < 0x20 {
+			continue
+		}
+		b = append(b, c)
+	}
+	return string(append(b, '"'))
+}
