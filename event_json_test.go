@@ -1,0 +1,267 @@
+package keelson
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb"
+)
+
+// randEvent makes an event with every field exercised: strings with
+// escapes, HTML characters, invalid UTF-8 and line separators; NaN and
+// extreme floats; zones.
+func randEvent(r *rand.Rand) Event {
+	str := func() string {
+		alphabet := []string{"a", "Z", "0", " ", "\"", "\\", "<", ">", "&", "\n", "\r", "\t", "\b", "\f", "\x01", "\x1f", "é", "€", "\u2028", "\u2029", "\xff", "\xc3", "🚢", "/", "'"}
+		n := r.IntN(6)
+		var b []byte
+		for range n {
+			b = append(b, alphabet[r.IntN(len(alphabet))]...)
+		}
+		return string(b)
+	}
+	fl := func() Float {
+		switch r.IntN(8) {
+		case 0:
+			return NA
+		case 1:
+			return 0
+		case 2:
+			return Float(r.NormFloat64() * 1e25)
+		case 3:
+			return Float(r.NormFloat64() * 1e-9)
+		case 4:
+			return Float(-r.Float64())
+		default:
+			return Float(math.Round(r.NormFloat64()*1e4) / 100)
+		}
+	}
+	coord := func() float64 {
+		switch r.IntN(5) {
+		case 0:
+			return 0
+		case 1:
+			return 1e-7 * r.NormFloat64()
+		case 2:
+			return 1e22
+		default:
+			return r.Float64()*360 - 180
+		}
+	}
+	tm := func() time.Time {
+		if r.IntN(4) == 0 {
+			return time.Time{}
+		}
+		t := time.Unix(r.Int64N(4e9), r.Int64N(1e9))
+		if r.IntN(2) == 0 {
+			return t.UTC()
+		}
+		return t.In(time.FixedZone("", (r.IntN(48)-24)*1800))
+	}
+	e := Event{
+		V:        SchemaVersion,
+		ID:       EventID{Collector: str() + "c", Boot: r.Int64N(1 << 50), Seq: r.Uint64()},
+		Kind:     Kind(str()),
+		Received: tm(),
+		TagTime:  tm(),
+		Source:   Source{Collector: str(), Input: str(), Station: str(), Talker: str(), Channel: str()},
+		MMSI:     MMSI(r.Uint32() % 1e9 * uint32(r.IntN(2))),
+		Vessel:   str(),
+		AISType:  uint8(r.IntN(28)),
+		Flags:    Flags(r.IntN(128)),
+	}
+	if r.IntN(2) == 0 {
+		e.Position = &Position{Point: orb.Point{coord(), coord()}, Class: Class(str()), SOG: fl(), COG: fl(),
+			Heading: fl(), ROT: fl(), NavStatus: uint8(r.IntN(16)), Accuracy: r.IntN(2) == 0, RAIM: r.IntN(2) == 0,
+			Second: uint8(r.IntN(64)), Altitude: fl(), FixQuality: uint8(r.IntN(3)), Satellites: uint8(r.IntN(3)), HDOP: fl()}
+	}
+	if r.IntN(2) == 0 {
+		e.Static = &Static{Part: str(), IMO: uint32(r.IntN(2) * r.IntN(1e7)), CallSign: str(), Name: str(),
+			ShipType: uint8(r.IntN(3)), ToBow: uint16(r.IntN(3)), ToStern: uint16(r.IntN(3)), ToPort: uint8(r.IntN(3)),
+			ToStarboard: uint8(r.IntN(3)), EPFD: uint8(r.IntN(3)), ETA: str(), Draught: fl(), Destination: str(),
+			VendorID: str(), MothershipMMSI: MMSI(r.IntN(2) * 123456789), Virtual: r.IntN(2) == 0,
+			OffPosition: r.IntN(2) == 0}
+		if r.IntN(2) == 0 {
+			e.Static.Point = orb.Point{coord(), coord()}
+		}
+	}
+	if r.IntN(3) == 0 {
+		e.Observation = &Observation{DAC: uint16(r.IntN(1024)), FI: uint8(r.IntN(64)), Point: orb.Point{coord(), coord()},
+			Time: tm(), WindSpeed: fl(), WindGust: fl(), WindDirection: fl(), GustDirection: fl(), AirTemp: fl(),
+			Humidity: fl(), DewPoint: fl(), Pressure: fl(), PressureTrend: uint8(r.IntN(4)), Visibility: fl(),
+			WaterLevel: fl(), WaterLevelTrend: uint8(r.IntN(4)), CurrentSpeed: fl(), CurrentDirection: fl(),
+			Current2Speed: fl(), Current2Direction: fl(), Current2Depth: fl(), Current3Speed: fl(),
+			Current3Direction: fl(), Current3Depth: fl(), WaveHeight: fl(), WavePeriod: fl(), WaveDirection: fl(),
+			SwellHeight: fl(), SwellPeriod: fl(), SwellDirection: fl(), SeaState: uint8(r.IntN(14)), WaterTemp: fl(),
+			Precipitation: uint8(r.IntN(8)), Salinity: fl(), Ice: uint8(r.IntN(4))}
+	}
+	if r.IntN(2) == 0 {
+		t := &Telemetry{Sentence: str()}
+		if r.IntN(4) > 0 {
+			t.Readings = []Reading{}
+			for range r.IntN(4) {
+				t.Readings = append(t.Readings, Reading{Quantity: str(), Value: fl(), Unit: str(), Sensor: str()})
+			}
+		}
+		e.Telemetry = t
+	}
+	if r.IntN(2) == 0 {
+		e.AIS = RawJSON(`{"type":1,"mmsi":123,"name":"A B","x":[1,null]}`)
+	}
+	for range r.IntN(3) {
+		e.Raw = append(e.Raw, str())
+	}
+	return e
+}
+
+// TestEventAppendJSON checks the property that AppendJSON writes exactly
+// what encoding/json writes, and that it decodes back into an equal event.
+func TestEventAppendJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 20000 {
+		e := randEvent(r)
+		want, err := json.Marshal(&e)
+		if err != nil {
+			// json.Marshal refuses non-finite coordinates; AppendJSON writes null.
+			if !finitePoints(&e) {
+				continue
+			}
+			t.Fatalf("event %d: json.Marshal: %v", i, err)
+		}
+		got := e.AppendJSON(nil)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("event %d:\n got %s\nwant %s", i, got, want)
+		}
+		var back Event
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatalf("event %d: decode %s: %v", i, got, err)
+		}
+		// encoding/json leaves an omitted omitzero Float at 0, not NaN:
+		// readers take an absent altitude, hdop or draught as not available.
+		if back.Position != nil && !e.Position.Altitude.Valid() {
+			back.Position.Altitude = NA
+		}
+		if back.Position != nil && !e.Position.HDOP.Valid() {
+			back.Position.HDOP = NA
+		}
+		if back.Static != nil && !e.Static.Draught.Valid() {
+			back.Static.Draught = NA
+		}
+		again := back.AppendJSON(nil)
+		if !bytes.Equal(canonical(t, again), canonical(t, got)) {
+			t.Fatalf("event %d: round trip changed it:\n got %s\nwant %s", i, again, got)
+		}
+	}
+}
+
+// canonical re-encodes a JSON event through a generic value, so that
+// formatting differences (time zones written differently for the same
+// instant are not one) do not matter.
+func canonical(t *testing.T, b []byte) []byte {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("invalid JSON %s: %v", b, err)
+	}
+	out, _ := json.Marshal(v)
+	return out
+}
+
+func finitePoints(e *Event) bool {
+	ok := func(p orb.Point) bool {
+		return !math.IsNaN(p[0]) && !math.IsInf(p[0], 0) && !math.IsNaN(p[1]) && !math.IsInf(p[1], 0)
+	}
+	return (e.Position == nil || ok(e.Position.Point)) && (e.Static == nil || ok(e.Static.Point)) &&
+		(e.Observation == nil || ok(e.Observation.Point))
+}
+
+func TestEventAppendJSONZeroID(t *testing.T) {
+	e := Event{V: 1, Kind: KindTelemetry, Received: time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC),
+		Telemetry: &Telemetry{Sentence: "DPT", Readings: []Reading{{Quantity: "depth", Value: 3.5, Unit: "m"}, {Quantity: "depth_offset", Value: NA, Unit: "m"}}}}
+	got := string(e.AppendJSON(nil))
+	want := `{"v":1,"kind":"telemetry","received":"2026-01-02T03:04:05.0000006Z","source":{},"telemetry":{"sentence":"DPT","readings":[{"quantity":"depth","value":3.5,"unit":"m"},{"quantity":"depth_offset","value":null,"unit":"m"}]}}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	var back Event
+	if err := json.Unmarshal([]byte(got), &back); err != nil {
+		t.Fatal(err)
+	}
+	if !back.ID.IsZero() || back.Telemetry.Readings[1].Value.Valid() || back.Telemetry.Readings[0].Value != 3.5 {
+		t.Fatalf("decoded %+v", back)
+	}
+}
+
+func FuzzEventAppendJSON(f *testing.F) {
+	f.Add("AI", "A", 1.5, 52.1, uint32(244123456))
+	f.Add("<&>\u2028\xff", "\x00", math.NaN(), 1e-7, uint32(0))
+	f.Fuzz(func(t *testing.T, s1, s2 string, x, y float64, mmsi uint32) {
+		e := Event{V: 1, ID: EventID{Collector: s1, Boot: 1, Seq: 2}, Kind: KindPosition, Vessel: s2,
+			Source: Source{Talker: s1, Station: s2}, MMSI: MMSI(mmsi),
+			Position: &Position{Point: orb.Point{x, y}, SOG: Float(x), COG: Float(y), Heading: NA, ROT: NA},
+			Raw:      []string{s1, s2}}
+		got := e.AppendJSON(nil)
+		if !json.Valid(got) {
+			t.Fatalf("invalid JSON %q", got)
+		}
+		want, err := json.Marshal(&e)
+		if err != nil {
+			return // non-finite numbers: json.Marshal refuses, AppendJSON writes null
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("\n got %s\nwant %s", got, want)
+		}
+	})
+}
+
+func BenchmarkEventAppendJSON(b *testing.B) {
+	e := Event{V: 1, ID: EventID{Collector: "ship1", Boot: 1764000000000, Seq: 12345}, Kind: KindPosition,
+		Received: time.Now().UTC(), Source: Source{Collector: "ship1", Talker: "AI", Channel: "A"}, MMSI: 244123456, AISType: 1,
+		Position: &Position{Point: orb.Point{4.123456, 52.654321}, Class: ClassA, SOG: 12.3, COG: 231.5, Heading: 230, ROT: NA, NavStatus: 0, Second: 34},
+		AIS:      RawJSON(`{"type":1,"mmsi":244123456,"lat":52.654321,"lon":4.123456}`)}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = e.AppendJSON(buf[:0])
+	}
+	b.SetBytes(int64(len(buf)))
+}
+
+func BenchmarkEventMarshalJSON(b *testing.B) {
+	e := Event{V: 1, ID: EventID{Collector: "ship1", Boot: 1764000000000, Seq: 12345}, Kind: KindPosition,
+		Received: time.Now().UTC(), Source: Source{Collector: "ship1", Talker: "AI", Channel: "A"}, MMSI: 244123456, AISType: 1,
+		Position: &Position{Point: orb.Point{4.123456, 52.654321}, Class: ClassA, SOG: 12.3, COG: 231.5, Heading: 230, ROT: NA, NavStatus: 0, Second: 34},
+		AIS:      RawJSON(`{"type":1,"mmsi":244123456,"lat":52.654321,"lon":4.123456}`)}
+	b.ReportAllocs()
+	for b.Loop() {
+		json.Marshal(&e)
+	}
+}
+
+func TestAppendFloatFastPath(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 1000000 {
+		var v float64
+		switch r.IntN(4) {
+		case 0:
+			v = float64(r.Int64N(2e15)-1e15) / 1e6
+		case 1:
+			v = float64(r.Int64N(2e6)-1e6) / math.Pow10(r.IntN(8))
+		case 2:
+			v = r.NormFloat64() * math.Pow10(r.IntN(20)-6)
+		default:
+			v = math.Nextafter(float64(r.Int64N(2e9)-1e9)/1e3, math.Inf(r.IntN(2)*2-1))
+		}
+		got, want := appendFloat(nil, Float(v)), Float(v).AppendJSON(nil)
+		if string(got) != string(want) {
+			t.Fatalf("%v: got %s want %s", v, got, want)
+		}
+		jw, _ := json.Marshal(v)
+		if got := appendJSONFloat(nil, v); string(got) != string(jw) {
+			t.Fatalf("%v: got %s want %s", v, got, jw)
+		}
+	}
+}
