@@ -1,0 +1,274 @@
+package decode
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/keelson/keelson"
+)
+
+// Fragment is one sentence of a multi-sentence AIS message, as handed to a
+// Reassembler. Payload is copied; the caller may reuse it after Add.
+type Fragment struct {
+	Talker  [2]byte
+	Channel byte
+	Seq     int // sequential message id, -1 when empty
+	Group   int // tag block group id (g:), 0 when none
+	Total   int // fragment count
+	Num     int // fragment number, 1-based
+	Payload []byte
+	Fill    int
+	Recv    time.Time // receive time; drives stale eviction (zero: never stale)
+	Meta    FragmentMeta
+	Raw     []byte // the raw sentence, kept only when the Reassembler keeps raw sentences
+}
+
+// FragmentMeta is what a completed message keeps of its first fragment.
+type FragmentMeta struct {
+	Station string
+	TagTime time.Time
+	Flags   keelson.Flags
+}
+
+// Assembled is a completed multi-sentence message. Its slices are owned by
+// the Reassembler and valid until the next call to Add.
+type Assembled struct {
+	Payload []byte
+	Fill    int
+	Meta    FragmentMeta // of fragment 1, with the flags of all fragments
+	Recv    time.Time    // of fragment 1
+	Raw     [][]byte     // the sentences in order, when kept
+}
+
+// ReassemblerStats counts what a Reassembler dropped.
+type ReassemblerStats struct {
+	Completed  uint64 // messages completed
+	Duplicates uint64 // fragments received twice (dropped)
+	Stale      uint64 // incomplete messages evicted after MaxAge
+	Overflow   uint64 // incomplete messages evicted for room (MaxPending)
+	Replaced   uint64 // incomplete messages replaced by a conflicting fragment
+	Flushed    uint64 // incomplete messages dropped by Flush
+}
+
+// Lost returns the number of incomplete messages dropped for any reason.
+func (s ReassemblerStats) Lost() uint64 { return s.Stale + s.Overflow + s.Replaced + s.Flushed }
+
+type fragKey struct {
+	talker  [2]byte
+	channel byte
+	seq     int8
+	group   int32
+}
+
+type pendingMsg struct {
+	used  bool
+	key   fragKey
+	total int
+	have  uint16 // bit n set: fragment n received
+	fill  int
+	dup   bool
+	recv  time.Time
+	order uint64
+	meta  FragmentMeta
+	parts [maxFragments][]byte
+	raw   [maxFragments][]byte
+}
+
+const maxFragments = 9
+
+// Reassembler joins the fragments of multi-sentence AIS messages. It is keyed
+// by talker, channel, sequential message id and tag block group; it accepts
+// fragments in any order, drops duplicates, and holds at most MaxPending
+// incomplete messages (evicting the oldest) of at most MaxFragments
+// fragments each, evicting those older than MaxAge. After warm-up it does
+// not allocate. A Reassembler is owned by one goroutine.
+type Reassembler struct {
+	maxPending int
+	maxFrags   int
+	maxAge     time.Duration
+	keepRaw    bool
+	pending    []pendingMsg
+	order      uint64
+	out        []byte
+	raw        [][]byte
+	assembled  Assembled
+	stats      ReassemblerStats
+}
+
+// NewReassembler returns a Reassembler holding at most maxPending incomplete
+// messages (0: 64) of at most maxFragments fragments (0 or above 9: 9),
+// dropping those whose first fragment is older than maxAge (0: 1 minute;
+// negative: never). With keepRaw the raw sentences are kept for Assembled.Raw.
+func NewReassembler(maxPending, maxFragments int, maxAge time.Duration, keepRaw bool) *Reassembler {
+	if maxPending <= 0 {
+		maxPending = 64
+	}
+	if maxFragments <= 0 || maxFragments > 9 {
+		maxFragments = 9
+	}
+	if maxAge == 0 {
+		maxAge = time.Minute
+	}
+	return &Reassembler{
+		maxPending: maxPending,
+		maxFrags:   maxFragments,
+		maxAge:     maxAge,
+		keepRaw:    keepRaw,
+		pending:    make([]pendingMsg, maxPending),
+	}
+}
+
+// Stats returns the counters.
+func (r *Reassembler) Stats() ReassemblerStats { return r.stats }
+
+// Pending returns the number of incomplete messages held.
+func (r *Reassembler) Pending() int {
+	n := 0
+	for i := range r.pending {
+		if r.pending[i].used {
+			n++
+		}
+	}
+	return n
+}
+
+var (
+	errFragmentCount     = &fragmentError{"fragment count above the maximum"}
+	errDuplicateFragment = ErrDuplicateFragment
+)
+
+// Add adds a fragment. It returns the completed message when f was its last
+// missing fragment, ErrIncomplete while fragments are missing,
+// ErrDuplicateFragment when f was already received, and an error wrapping
+// ErrFragment when f cannot be part of any message.
+func (r *Reassembler) Add(f *Fragment) (*Assembled, error) {
+	if f.Total < 1 || f.Num < 1 || f.Num > f.Total {
+		return nil, errFragmentNumber
+	}
+	if f.Total > r.maxFrags {
+		return nil, errFragmentCount
+	}
+	k := fragKey{talker: f.Talker, channel: f.Channel, seq: int8(f.Seq), group: int32(f.Group)}
+	r.order++
+	var p *pendingMsg
+	free, oldest := -1, -1
+	for i := range r.pending {
+		q := &r.pending[i]
+		if !q.used {
+			if free < 0 {
+				free = i
+			}
+			continue
+		}
+		if q.key == k {
+			p = q
+			continue
+		}
+		if r.maxAge > 0 && !f.Recv.IsZero() && !q.recv.IsZero() && f.Recv.Sub(q.recv) > r.maxAge {
+			q.used = false
+			r.stats.Stale++
+			if free < 0 {
+				free = i
+			}
+			continue
+		}
+		if oldest < 0 || q.order < r.pending[oldest].order {
+			oldest = i
+		}
+	}
+	if p != nil {
+		bit := uint16(1) << f.Num
+		switch {
+		case p.total != f.Total:
+			// A new message reuses the key: the old one is lost.
+			r.stats.Replaced++
+			p.used = false
+		case p.have&bit != 0:
+			if bytes.Equal(p.parts[f.Num-1], f.Payload) {
+				p.dup = true
+				r.stats.Duplicates++
+				return nil, errDuplicateFragment
+			}
+			r.stats.Replaced++
+			p.used = false
+		case r.maxAge > 0 && !f.Recv.IsZero() && !p.recv.IsZero() && f.Recv.Sub(p.recv) > r.maxAge:
+			r.stats.Stale++
+			p.used = false
+		}
+		if !p.used {
+			p.used = true
+			p.reset(k, f, r.order)
+		}
+	} else {
+		if free < 0 {
+			free = oldest
+			r.stats.Overflow++
+		}
+		p = &r.pending[free]
+		p.used = true
+		p.reset(k, f, r.order)
+	}
+	p.have |= 1 << f.Num
+	p.parts[f.Num-1] = append(p.parts[f.Num-1][:0], f.Payload...)
+	if r.keepRaw {
+		p.raw[f.Num-1] = append(p.raw[f.Num-1][:0], f.Raw...)
+	}
+	if f.Num == 1 {
+		flags := p.meta.Flags
+		p.meta = f.Meta
+		p.meta.Flags |= flags
+		p.recv = f.Recv
+	} else {
+		p.meta.Flags |= f.Meta.Flags
+	}
+	if f.Num == f.Total {
+		p.fill = f.Fill
+	}
+	want := uint16(1<<(p.total+1)) - 2
+	if p.have != want {
+		return nil, ErrIncomplete
+	}
+	p.used = false
+	r.stats.Completed++
+	r.out = r.out[:0]
+	for i := 0; i < p.total; i++ {
+		r.out = append(r.out, p.parts[i]...)
+	}
+	a := &r.assembled
+	*a = Assembled{Payload: r.out, Fill: p.fill, Meta: p.meta, Recv: p.recv}
+	if p.dup {
+		a.Meta.Flags |= keelson.FlagFragmentGap
+	}
+	if r.keepRaw {
+		r.raw = r.raw[:0]
+		for i := 0; i < p.total; i++ {
+			r.raw = append(r.raw, p.raw[i])
+		}
+		a.Raw = r.raw
+	}
+	return a, nil
+}
+
+func (p *pendingMsg) reset(k fragKey, f *Fragment, order uint64) {
+	p.key = k
+	p.total = f.Total
+	p.have = 0
+	p.dup = false
+	p.fill = 0
+	p.recv = f.Recv
+	p.order = order
+	p.meta = FragmentMeta{}
+}
+
+// Flush drops every incomplete message and returns how many there were.
+func (r *Reassembler) Flush() int {
+	n := 0
+	for i := range r.pending {
+		if r.pending[i].used {
+			r.pending[i].used = false
+			n++
+		}
+	}
+	r.stats.Flushed += uint64(n)
+	return n
+}
