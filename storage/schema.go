@@ -1,0 +1,380 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keelson/keelson"
+)
+
+// The schema, in one place. Tables (see docs/storage.md for the reasons):
+//
+//	events        one row per event id (collector, boot, seq): the ledger that
+//	              proves exactly-once and shows gaps in a collector's seq
+//	positions     one row per AIS broadcast or own-ship fix, merged across the
+//	              collectors that heard it (AggregatingMergeTree): receiver set,
+//	              first reception (time, receiver); ordered (mmsi, vessel, ts)
+//	latest        latest position per vessel (ReplacingMergeTree(ts), MV)
+//	statics       vessel static/voyage versions: one row per distinct content
+//	              with first/last seen and count
+//	vessels       latest non-empty value of each static field per MMSI (MV)
+//	observations  DAC 1 FI 11/31 met/hydro observations
+//	telemetry     own-ship sensor readings, long form
+//	messages      other AIS messages, whole (JSON)
+//
+// Times are DateTime64(3, 'UTC'); positions are Int32 in 1e-7 degrees
+// (lat_e7, lon_e7) with Float64 ALIAS columns lat and lon; floats that may
+// be "not available" are Float32 NaN.
+
+// migration is one schema version: statements that are each idempotent
+// (IF NOT EXISTS), so a migration interrupted half-way is simply re-run.
+type migration struct {
+	version int
+	name    string
+	stmts   []string
+}
+
+// schema renders the DDL for the options: single node, or with Cluster set,
+// Replicated engines on the *_local tables and Distributed tables under the
+// public names, all ON CLUSTER.
+type schema struct {
+	cluster   string
+	retention time.Duration
+}
+
+func (s schema) on() string {
+	if s.cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER " + s.cluster
+}
+
+// local is the name of the table that stores rows.
+func (s schema) local(name string) string {
+	if s.cluster == "" {
+		return name
+	}
+	return name + "_local"
+}
+
+func (s schema) engine(kind, args string) string {
+	if s.cluster == "" {
+		return kind + "(" + args + ")"
+	}
+	zk := "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
+	if args != "" {
+		zk += ", " + args
+	}
+	return "Replicated" + kind + "(" + zk + ")"
+}
+
+// ttl returns the TTL clause on time column col, or "".
+func (s schema) ttl(col string) string {
+	if s.retention <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("\nTTL toDateTime(%s) + INTERVAL %d DAY DELETE", col, int(s.retention/(24*time.Hour)))
+}
+
+// table renders CREATE TABLE for a stored table, and in cluster mode the
+// Distributed table in front of it (sharded by shardKey).
+func (s schema) table(name, cols, engine, tail, shardKey string) []string {
+	st := []string{fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s (\n%s\n) ENGINE = %s\n%s",
+		s.local(name), s.on(), strings.TrimSpace(cols), engine, strings.TrimSpace(tail))}
+	if s.cluster != "" {
+		st = append(st, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s\nENGINE = Distributed(%s, currentDatabase(), %s, %s)",
+			name, s.on(), s.local(name), s.cluster, s.local(name), shardKey))
+	}
+	return st
+}
+
+// dedupSettings make a retried insert with the same insert_deduplication_token
+// a no-op on non-replicated tables too.
+const dedupSettings = "non_replicated_deduplication_window = 10000"
+
+func (s schema) migrations() []migration {
+	return []migration{{
+		version: 1,
+		name:    "initial schema",
+		stmts: concat(
+			s.table("events", `
+    collector LowCardinality(String),
+    boot Int64 CODEC(Delta, ZSTD(1)),
+    seq UInt64 CODEC(Delta, ZSTD(1)),
+    kind LowCardinality(String),
+    mmsi UInt32 CODEC(T64, ZSTD(1)),
+    received DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+    id String ALIAS concat(collector, '/', toString(boot), '/', toString(seq))`,
+				s.engine("ReplacingMergeTree", ""), `
+PARTITION BY toYYYYMM(received)
+ORDER BY (collector, boot, seq)`+s.ttl("received")+`
+SETTINGS `+dedupSettings, "cityHash64(collector, boot)"),
+
+			s.table("positions", `
+    mmsi UInt32 CODEC(Delta, ZSTD(1)),
+    vessel LowCardinality(String),
+    ts DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+    lat_e7 Int32 CODEC(Delta, ZSTD(1)),
+    lon_e7 Int32 CODEC(Delta, ZSTD(1)),
+    lat Float64 ALIAS lat_e7 / 10000000,
+    lon Float64 ALIAS lon_e7 / 10000000,
+    class LowCardinality(String),
+    ais_type UInt8 CODEC(ZSTD(1)),
+    sog Float32 CODEC(ZSTD(1)),
+    cog Float32 CODEC(ZSTD(1)),
+    heading Float32 CODEC(ZSTD(1)),
+    rot Float32 CODEC(ZSTD(1)),
+    nav_status UInt8 CODEC(ZSTD(1)),
+    accuracy Bool CODEC(ZSTD(1)),
+    raim Bool CODEC(ZSTD(1)),
+    second UInt8 CODEC(ZSTD(1)),
+    flags UInt16 CODEC(ZSTD(1)),
+    altitude Float32 CODEC(ZSTD(1)),
+    fix_quality UInt8 CODEC(ZSTD(1)),
+    satellites UInt8 CODEC(ZSTD(1)),
+    hdop Float32 CODEC(ZSTD(1)),
+    rx SimpleAggregateFunction(min, Tuple(DateTime64(3, 'UTC'), String)) CODEC(ZSTD(1)),
+    receivers SimpleAggregateFunction(groupUniqArrayArray, Array(String)) CODEC(ZSTD(1)),
+    received DateTime64(3, 'UTC') ALIAS rx.1,
+    receiver String ALIAS rx.2,
+    receiver_count UInt32 ALIAS length(receivers),
+    INDEX ts_minmax ts TYPE minmax GRANULARITY 1,
+    INDEX lat_minmax lat_e7 TYPE minmax GRANULARITY 1,
+    INDEX lon_minmax lon_e7 TYPE minmax GRANULARITY 1`,
+				s.engine("AggregatingMergeTree", ""), `
+PARTITION BY toYYYYMM(ts)
+ORDER BY (mmsi, vessel, ts, lat_e7, lon_e7)`+s.ttl("ts")+`
+SETTINGS `+dedupSettings, "mmsi"),
+
+			s.table("latest", `
+    mmsi UInt32,
+    vessel LowCardinality(String),
+    ts DateTime64(3, 'UTC'),
+    lat_e7 Int32,
+    lon_e7 Int32,
+    lat Float64 ALIAS lat_e7 / 10000000,
+    lon Float64 ALIAS lon_e7 / 10000000,
+    class LowCardinality(String),
+    sog Float32,
+    cog Float32,
+    heading Float32,
+    nav_status UInt8,
+    flags UInt16`,
+				s.engine("ReplacingMergeTree", "ts"), `
+ORDER BY (mmsi, vessel)`, "mmsi"),
+
+			[]string{fmt.Sprintf(`CREATE MATERIALIZED VIEW IF NOT EXISTS latest_mv%s TO %s AS
+SELECT mmsi, vessel, ts, lat_e7, lon_e7, class, sog, cog, heading, nav_status, flags
+FROM %s
+WHERE bitAnd(flags, %d) = 0`, s.on(), s.local("latest"), s.local("positions"), int(keelson.FlagPositionNA|keelson.FlagPositionInvalid))},
+
+			s.table("statics", `
+    mmsi UInt32,
+    ais_type UInt8,
+    part LowCardinality(String),
+    content UInt64,
+    imo UInt32,
+    callsign String,
+    name String,
+    ship_type UInt8,
+    to_bow UInt16,
+    to_stern UInt16,
+    to_port UInt8,
+    to_starboard UInt8,
+    epfd UInt8,
+    eta String,
+    draught Float32,
+    destination String,
+    vendor_id String,
+    mothership_mmsi UInt32,
+    virtual Bool,
+    off_position Bool,
+    lat_e7 Int32,
+    lon_e7 Int32,
+    first_seen SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+    last_seen SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+    seen SimpleAggregateFunction(sum, UInt64),
+    receivers SimpleAggregateFunction(groupUniqArrayArray, Array(String))`,
+				s.engine("AggregatingMergeTree", ""), `
+ORDER BY (mmsi, ais_type, part, content)`+s.ttl("last_seen")+`
+SETTINGS `+dedupSettings, "mmsi"),
+
+			s.table("vessels", `
+    mmsi UInt32,
+    last_seen SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+    imo AggregateFunction(argMax, UInt32, DateTime64(3, 'UTC')),
+    callsign AggregateFunction(argMax, String, DateTime64(3, 'UTC')),
+    name AggregateFunction(argMax, String, DateTime64(3, 'UTC')),
+    ship_type AggregateFunction(argMax, UInt8, DateTime64(3, 'UTC')),
+    to_bow AggregateFunction(argMax, UInt16, DateTime64(3, 'UTC')),
+    to_stern AggregateFunction(argMax, UInt16, DateTime64(3, 'UTC')),
+    to_port AggregateFunction(argMax, UInt8, DateTime64(3, 'UTC')),
+    to_starboard AggregateFunction(argMax, UInt8, DateTime64(3, 'UTC')),
+    draught AggregateFunction(argMax, Float32, DateTime64(3, 'UTC')),
+    destination AggregateFunction(argMax, String, DateTime64(3, 'UTC')),
+    eta AggregateFunction(argMax, String, DateTime64(3, 'UTC'))`,
+				s.engine("AggregatingMergeTree", ""), `
+ORDER BY mmsi`, "mmsi"),
+
+			[]string{fmt.Sprintf(`CREATE MATERIALIZED VIEW IF NOT EXISTS vessels_mv%s TO %s AS
+SELECT s.mmsi AS mmsi,
+    max(s.last_seen) AS last_seen,
+    argMaxState(s.imo, if(s.imo = 0, toDateTime64(0, 3, 'UTC'), s.last_seen)) AS imo,
+    argMaxState(s.callsign, if(s.callsign = '', toDateTime64(0, 3, 'UTC'), s.last_seen)) AS callsign,
+    argMaxState(s.name, if(s.name = '', toDateTime64(0, 3, 'UTC'), s.last_seen)) AS name,
+    argMaxState(s.ship_type, if(s.ship_type = 0, toDateTime64(0, 3, 'UTC'), s.last_seen)) AS ship_type,
+    argMaxState(s.to_bow, if(s.to_bow + s.to_stern = 0, toDateTime64(0, 3, 'UTC'), s.last_seen)) AS to_bow,
+    argMaxState(s.to_stern, if(s.to_bow + s.to_stern = 0, toDateTime64(0, 3, 'UTC'), s.last_seen)) AS to_stern,
+    argMaxState(s.to_port, if(s.to_port + s.to_starboard = 0, toDateTime64(0, 3, 'UTC'), s.last_seen)) AS to_port,
+    argMaxState(s.to_starboard, if(s.to_port + s.to_starboard = 0, toDateTime64(0, 3, 'UTC'), s.last_seen)) AS to_starboard,
+    argMaxState(s.draught, if(isNaN(s.draught) OR s.draught = 0, toDateTime64(0, 3, 'UTC'), s.last_seen)) AS draught,
+    argMaxState(s.destination, if(s.destination = '', toDateTime64(0, 3, 'UTC'), s.last_seen)) AS destination,
+    argMaxState(s.eta, if(s.eta = '', toDateTime64(0, 3, 'UTC'), s.last_seen)) AS eta
+FROM %s AS s
+GROUP BY s.mmsi`, s.on(), s.local("vessels"), s.local("statics"))},
+
+			s.table("observations", `
+    mmsi UInt32,
+    ts DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+    received DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+    dac UInt16,
+    fi UInt8,
+    lat_e7 Int32,
+    lon_e7 Int32,
+    lat Float64 ALIAS lat_e7 / 10000000,
+    lon Float64 ALIAS lon_e7 / 10000000,
+    wind_speed Float32, wind_gust Float32, wind_direction Float32, gust_direction Float32,
+    air_temp Float32, humidity Float32, dew_point Float32, pressure Float32, pressure_trend UInt8,
+    visibility Float32, water_level Float32, water_level_trend UInt8,
+    current_speed Float32, current_direction Float32,
+    current2_speed Float32, current2_direction Float32, current2_depth Float32,
+    current3_speed Float32, current3_direction Float32, current3_depth Float32,
+    wave_height Float32, wave_period Float32, wave_direction Float32,
+    swell_height Float32, swell_period Float32, swell_direction Float32,
+    sea_state UInt8, water_temp Float32, precipitation UInt8, salinity Float32, ice UInt8,
+    collector LowCardinality(String),
+    station LowCardinality(String)`,
+				s.engine("ReplacingMergeTree", ""), `
+PARTITION BY toYYYYMM(ts)
+ORDER BY (mmsi, ts, fi, lat_e7, lon_e7)`+s.ttl("ts")+`
+SETTINGS `+dedupSettings, "mmsi"),
+
+			s.table("telemetry", `
+    vessel LowCardinality(String),
+    mmsi UInt32,
+    quantity LowCardinality(String),
+    sensor LowCardinality(String),
+    ts DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+    value Float64 CODEC(Gorilla, ZSTD(1)),
+    unit LowCardinality(String),
+    sentence LowCardinality(String),
+    collector LowCardinality(String)`,
+				s.engine("ReplacingMergeTree", ""), `
+PARTITION BY toYYYYMM(ts)
+ORDER BY (vessel, quantity, sensor, ts)`+s.ttl("ts")+`
+SETTINGS `+dedupSettings, "cityHash64(vessel)"),
+
+			s.table("messages", `
+    mmsi UInt32,
+    ais_type UInt8,
+    received DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+    collector LowCardinality(String),
+    boot Int64,
+    seq UInt64,
+    station LowCardinality(String),
+    flags UInt16,
+    ais String CODEC(ZSTD(3)),
+    raw Array(String) CODEC(ZSTD(3))`,
+				s.engine("ReplacingMergeTree", ""), `
+PARTITION BY toYYYYMM(received)
+ORDER BY (ais_type, mmsi, received, collector, boot, seq)`+s.ttl("received")+`
+SETTINGS `+dedupSettings, "mmsi"),
+		),
+	}}
+}
+
+func concat(parts ...[]string) []string {
+	var out []string
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// migrationsTable records applied schema versions.
+func (s schema) migrationsTable() string {
+	return fmt.Sprintf(`CREATE TABLE IF NOT EXISTS keelson_migrations%s (
+    version UInt32,
+    name String,
+    applied DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = %s
+ORDER BY version`, s.on(), s.engine("ReplacingMergeTree", ""))
+}
+
+// SchemaVersion is the newest schema version Migrate applies.
+func SchemaVersion() int {
+	m := schema{}.migrations()
+	return m[len(m)-1].version
+}
+
+// DDL returns every statement Migrate would run for opts, in order (for
+// docs, review and tests; Migrate skips versions already applied).
+func DDL(opts Options) []string {
+	s := schema{cluster: opts.Cluster, retention: opts.Retention}
+	out := []string{s.migrationsTable()}
+	for _, m := range s.migrations() {
+		out = append(out, m.stmts...)
+	}
+	return out
+}
+
+// Migrate brings the schema to SchemaVersion: it applies each version not yet
+// recorded in keelson_migrations, in order, and records it. Every statement
+// is idempotent, so concurrent or interrupted runs are harmless. It returns
+// the versions applied.
+func (db *DB) Migrate(ctx context.Context) ([]int, error) {
+	s := schema{cluster: db.opts.Cluster, retention: db.opts.Retention}
+	if err := db.Exec(ctx, s.migrationsTable(), nil, nil); err != nil {
+		return nil, fmt.Errorf("storage: migrate: %w", err)
+	}
+	done := map[int]bool{}
+	rows, err := db.Query(ctx, "SELECT DISTINCT version FROM keelson_migrations", nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("storage: migrate: %w", err)
+	}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("storage: migrate: %w", err)
+		}
+		done[int(v)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: migrate: %w", err)
+	}
+	rows.Close()
+	var applied []int
+	for _, m := range s.migrations() {
+		if done[m.version] {
+			continue
+		}
+		for _, st := range m.stmts {
+			if err := db.Exec(ctx, st, nil, nil); err != nil {
+				return applied, fmt.Errorf("storage: migration %d (%s): %w\n%s", m.version, m.name, err, st)
+			}
+		}
+		b := &block{table: "keelson_migrations", cols: []column{
+			&colU32{colBase{"version", "UInt32"}, []uint32{uint32(m.version)}},
+			&colStr{colBase{"name", "String"}, []string{m.name}},
+		}}
+		if err := db.eng.insert(ctx, "keelson_migrations", b, nil); err != nil {
+			return applied, fmt.Errorf("storage: migration %d: recording: %w", m.version, err)
+		}
+		db.log.Info("schema migrated", "version", m.version, "name", m.name)
+		applied = append(applied, m.version)
+	}
+	return applied, nil
+}
