@@ -30,6 +30,7 @@ func commands() map[string]command {
 	return map[string]command{
 		// one line per subcommand, kept sorted
 		"broker":      {"run a local Kafka-protocol broker (kfake) for development and tests", runBroker},
+		"collect":     {"run the onboard collector: NMEA/AIS inputs -> disk spool -> Kafka", runCollect},
 		"decode":      {"decode NMEA 0183 / AIS lines to JSON (Keelson events or gpsd's)", runDecode},
 		"healthcheck": {"probe an HTTP health endpoint (container health checks)", runHealthcheck},
 	}
