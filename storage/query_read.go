@@ -1,0 +1,407 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/keelson/keelson"
+)
+
+// Reader runs the API's read queries, each capped by QueryLimits. Every
+// request value reaches ClickHouse as a {name:Type} parameter.
+type Reader struct {
+	db       *DB
+	settings Settings
+}
+
+// Reader returns a Reader whose queries are capped by l.
+func (db *DB) Reader(l QueryLimits) *Reader {
+	if l.MaxExecutionTime == 0 {
+		l.MaxExecutionTime = 10 * time.Second
+	}
+	if l.MaxRowsToRead == 0 {
+		l.MaxRowsToRead = 200_000_000
+	}
+	if l.MaxResultRows == 0 {
+		l.MaxResultRows = 20_000_000
+	}
+	if l.MaxMemoryUsage == 0 {
+		l.MaxMemoryUsage = 2 << 30
+	}
+	return &Reader{db: db, settings: Settings{
+		"max_execution_time":   l.MaxExecutionTime.Seconds(),
+		"max_rows_to_read":     l.MaxRowsToRead,
+		"max_result_rows":      l.MaxResultRows,
+		"result_overflow_mode": "throw",
+		"max_memory_usage":     l.MaxMemoryUsage,
+	}}
+}
+
+// badPos are the flags of positions that are not usable.
+const badPos = int(keelson.FlagPositionNA | keelson.FlagPositionInvalid)
+
+// Ping checks that ClickHouse answers.
+func (r *Reader) Ping(ctx context.Context) error {
+	var one uint8
+	return r.db.QueryRow(ctx, "SELECT toUInt8(1)", nil, &one)
+}
+
+// each runs a query and calls scan for every row; scan returning an error
+// (such as ErrStop) ends the query with that error.
+func (r *Reader) each(ctx context.Context, sql string, p Params, scan func(rows Rows) error) error {
+	rows, err := r.db.Query(ctx, sql, p, r.settings)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// where collects SQL conditions and their parameters.
+type where struct {
+	conds []string
+	p     Params
+}
+
+func (w *where) add(cond string, kv ...any) {
+	w.conds = append(w.conds, cond)
+	for i := 0; i+1 < len(kv); i += 2 {
+		w.p[kv[i].(string)] = kv[i+1]
+	}
+}
+
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+func e7param(deg float64) int64 { return int64(math.Round(deg * 1e7)) }
+
+// area adds a bounding box condition on lat_e7/lon_e7 columns (with prefix).
+func (w *where) area(a Area, prefix string) {
+	if !a.Set {
+		return
+	}
+	w.add(prefix+"lat_e7 BETWEEN {s:Int64} AND {n:Int64} AND "+prefix+"lon_e7 BETWEEN {w:Int64} AND {e:Int64}",
+		"s", e7param(a.Bound.Min[1]), "n", e7param(a.Bound.Max[1]), "w", e7param(a.Bound.Min[0]), "e", e7param(a.Bound.Max[0]))
+}
+
+func u32s(mm []keelson.MMSI) []uint32 {
+	out := make([]uint32, len(mm))
+	for i, m := range mm {
+		out[i] = uint32(m)
+	}
+	return out
+}
+
+const queryPosCols = "mmsi, ts, lon_e7, lat_e7, sog, cog, heading, nav_status"
+
+func scanPos(rows Rows, p *PositionRow) error {
+	var mmsi uint32
+	var lon, lat int32
+	var sog, cog, hdg float32
+	if err := rows.Scan(&mmsi, &p.Time, &lon, &lat, &sog, &cog, &hdg, &p.NavStatus); err != nil {
+		return err
+	}
+	p.MMSI = keelson.MMSI(mmsi)
+	p.Lon, p.Lat = float64(lon)/1e7, float64(lat)/1e7
+	p.SOG, p.COG, p.Heading = keelson.Float(sog), keelson.Float(cog), keelson.Float(hdg)
+	return nil
+}
+
+// Track streams one vessel's positions in [From, To) ordered by time.
+func (r *Reader) Track(ctx context.Context, q TrackQuery, fn func(*PositionRow) error) error {
+	w := where{p: Params{}}
+	w.add("mmsi = {mmsi:UInt32}", "mmsi", uint32(q.MMSI))
+	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", q.From, "to", q.To)
+	w.add(fmt.Sprintf("bitAnd(flags, %d) = 0", badPos))
+	sql := "SELECT " + queryPosCols + " FROM positions" + w.sql() + " ORDER BY ts LIMIT 1 BY ts, lat_e7, lon_e7"
+	if q.Limit > 0 {
+		sql += " LIMIT {limit:UInt64}"
+		w.p["limit"] = q.Limit
+	}
+	var p PositionRow
+	return r.each(ctx, sql, w.p, func(rows Rows) error {
+		if err := scanPos(rows, &p); err != nil {
+			return err
+		}
+		return fn(&p)
+	})
+}
+
+// shipTypeFilter restricts to vessels whose current ship type is listed.
+const shipTypeFilter = "mmsi IN (SELECT mmsi FROM vessels GROUP BY mmsi HAVING has({types:Array(UInt8)}, argMaxMerge(ship_type)))"
+
+// Positions streams positions ordered by (time, MMSI).
+func (r *Reader) Positions(ctx context.Context, q PositionQuery, fn func(*PositionRow) error) error {
+	w := where{p: Params{}}
+	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", q.From, "to", q.To)
+	w.area(q.Area, "")
+	if q.MMSIs != nil {
+		w.add("mmsi IN {mm:Array(UInt32)}", "mm", u32s(q.MMSIs))
+	}
+	if q.ShipTypes != nil {
+		w.add(shipTypeFilter, "types", q.ShipTypes)
+	}
+	if q.After != nil {
+		w.add("(ts, mmsi) > ({cts:DateTime64(3)}, {cmmsi:UInt32})", "cts", q.After.Time, "cmmsi", uint32(q.After.MMSI))
+	}
+	w.add(fmt.Sprintf("mmsi != 0 AND bitAnd(flags, %d) = 0", badPos))
+	sql := "SELECT " + queryPosCols + " FROM positions" + w.sql() + " ORDER BY ts, mmsi LIMIT 1 BY ts, mmsi, lat_e7, lon_e7"
+	if q.Limit > 0 {
+		sql += " LIMIT {limit:UInt64}"
+		w.p["limit"] = q.Limit
+	}
+	var p PositionRow
+	return r.each(ctx, sql, w.p, func(rows Rows) error {
+		if err := scanPos(rows, &p); err != nil {
+			return err
+		}
+		return fn(&p)
+	})
+}
+
+// staticsNow is the current identity of every vessel (one row per MMSI).
+const staticsNow = `SELECT mmsi,
+    argMaxMerge(name) AS name, argMaxMerge(callsign) AS callsign, argMaxMerge(imo) AS imo,
+    argMaxMerge(ship_type) AS ship_type,
+    toUInt16(argMaxMerge(to_bow) + argMaxMerge(to_stern)) AS length,
+    toUInt16(argMaxMerge(to_port) + argMaxMerge(to_starboard)) AS beam,
+    argMaxMerge(draught) AS draught, argMaxMerge(destination) AS destination, argMaxMerge(eta) AS eta,
+    max(last_seen) AS seen
+FROM vessels %s GROUP BY mmsi`
+
+// staticsBefore is each vessel's identity as known at {before}.
+const staticsBefore = `SELECT mmsi,
+    argMaxIf(name, last_seen, name != '') AS name, argMaxIf(callsign, last_seen, callsign != '') AS callsign,
+    argMaxIf(imo, last_seen, imo != 0) AS imo, argMaxIf(ship_type, last_seen, ship_type != 0) AS ship_type,
+    toUInt16(argMaxIf(to_bow + to_stern, last_seen, to_bow + to_stern != 0)) AS length,
+    toUInt16(argMaxIf(to_port + to_starboard, last_seen, to_port + to_starboard != 0)) AS beam,
+    argMaxIf(draught, last_seen, draught > 0) AS draught, argMaxIf(destination, last_seen, destination != '') AS destination,
+    argMaxIf(eta, last_seen, eta != '') AS eta,
+    least(max(last_seen), {before:DateTime64(3)}) AS seen
+FROM statics WHERE first_seen <= {before:DateTime64(3)} AND ais_type != 21 %s GROUP BY mmsi`
+
+const staticCols = "v.name, v.callsign, v.imo, v.ship_type, v.length, v.beam, v.draught, v.destination, v.eta, v.seen"
+
+func scanVessel(rows Rows, v *VesselRow, withPos bool) error {
+	var mmsi, imo uint32
+	var lon, lat int32
+	var sog, cog, hdg, draught float32
+	var seen time.Time
+	*v = VesselRow{}
+	dest := []any{&mmsi}
+	if withPos {
+		dest = append(dest, &v.Position.Time, &lon, &lat, &sog, &cog, &hdg, &v.Position.NavStatus)
+	}
+	dest = append(dest, &v.Name, &v.CallSign, &imo, &v.ShipType, &v.Length, &v.Beam, &draught, &v.Destination, &v.ETA, &seen)
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	v.MMSI, v.IMO = keelson.MMSI(mmsi), imo
+	v.Draught = keelson.Float(draught)
+	if draught <= 0 {
+		v.Draught = keelson.NA
+	}
+	if seen.Unix() > 0 {
+		v.StaticTime = seen.UTC()
+	}
+	if withPos {
+		v.HasPosition = true
+		p := &v.Position
+		p.MMSI = v.MMSI
+		p.Lon, p.Lat = float64(lon)/1e7, float64(lat)/1e7
+		p.SOG, p.COG, p.Heading = keelson.Float(sog), keelson.Float(cog), keelson.Float(hdg)
+	}
+	return nil
+}
+
+// Latest streams the latest position of each vessel (with its identity):
+// from the latest table, or, with q.Before set, from the positions as they
+// were at that time.
+func (r *Reader) Latest(ctx context.Context, q LatestQuery, fn func(*VesselRow) error) error {
+	in := where{p: Params{}} // on the positions
+	in.add("mmsi != 0 AND class NOT IN ('base', 'aton')")
+	if !q.Since.IsZero() {
+		in.add("ts > {since:DateTime64(3)}", "since", q.Since)
+	}
+	if q.MMSIs != nil {
+		in.add("mmsi IN {mm:Array(UInt32)}", "mm", u32s(q.MMSIs))
+	}
+	src, statics := "latest", fmt.Sprintf(staticsNow, "")
+	if !q.Before.IsZero() {
+		in.add("ts <= {before:DateTime64(3)}", "before", q.Before)
+		in.add(fmt.Sprintf("bitAnd(flags, %d) = 0", badPos))
+		src, statics = "positions", fmt.Sprintf(staticsBefore, "")
+	}
+	out := where{p: in.p} // on the latest row
+	out.area(q.Area, "p.")
+	if q.ShipTypes != nil {
+		out.add("has({types:Array(UInt8)}, v.ship_type)", "types", q.ShipTypes)
+	}
+	sql := `SELECT p.mmsi, p.ts, p.lon_e7, p.lat_e7, p.sog, p.cog, p.heading, p.nav_status, ` + staticCols + `
+FROM (SELECT mmsi, max(ts) AS ts, argMax(lon_e7, ts) AS lon_e7, argMax(lat_e7, ts) AS lat_e7,
+        argMax(sog, ts) AS sog, argMax(cog, ts) AS cog, argMax(heading, ts) AS heading, argMax(nav_status, ts) AS nav_status
+      FROM ` + src + in.sql() + ` GROUP BY mmsi) AS p
+LEFT JOIN (` + statics + `) AS v ON v.mmsi = p.mmsi` + out.sql() + `
+ORDER BY p.mmsi`
+	var v VesselRow
+	return r.each(ctx, sql, in.p, func(rows Rows) error {
+		if err := scanVessel(rows, &v, true); err != nil {
+			return err
+		}
+		return fn(&v)
+	})
+}
+
+// Vessel returns one vessel's identity and latest position at or before
+// before (zero: now).
+func (r *Reader) Vessel(ctx context.Context, m keelson.MMSI, before time.Time) (VesselRow, error) {
+	p := Params{"mmsi": uint32(m)}
+	statics := fmt.Sprintf(staticsNow, "WHERE mmsi = {mmsi:UInt32}")
+	posWhere := "mmsi = {mmsi:UInt32}"
+	if !before.IsZero() {
+		p["before"] = before
+		statics = fmt.Sprintf(staticsBefore, "AND mmsi = {mmsi:UInt32}")
+		posWhere += " AND ts <= {before:DateTime64(3)}"
+	}
+	var v VesselRow
+	found := false
+	err := r.each(ctx, "SELECT v.mmsi, "+staticCols+" FROM ("+statics+") AS v", p, func(rows Rows) error {
+		found = true
+		return scanVessel(rows, &v, false)
+	})
+	if err != nil {
+		return v, err
+	}
+	v.MMSI = m
+	var pos PositionRow
+	err = r.each(ctx, "SELECT "+queryPosCols+" FROM positions WHERE "+posWhere+
+		fmt.Sprintf(" AND bitAnd(flags, %d) = 0 ORDER BY ts DESC LIMIT 1", badPos), p, func(rows Rows) error {
+		if err := scanPos(rows, &pos); err != nil {
+			return err
+		}
+		v.Position, v.HasPosition = pos, true
+		return nil
+	})
+	if err != nil {
+		return v, err
+	}
+	if !found && !v.HasPosition {
+		return v, fmt.Errorf("%w: vessel %s", ErrNotFound, m)
+	}
+	if !found {
+		v.Draught = keelson.NA
+	}
+	return v, nil
+}
+
+var queryObsFloatCols = []string{"wind_speed", "wind_gust", "wind_direction", "gust_direction", "air_temp", "humidity", "dew_point",
+	"pressure", "visibility", "water_level", "current_speed", "current_direction", "current2_speed", "current2_direction",
+	"current2_depth", "current3_speed", "current3_direction", "current3_depth", "wave_height", "wave_period", "wave_direction",
+	"swell_height", "swell_period", "swell_direction", "water_temp", "salinity"}
+
+func queryObsFloatPtrs(o *keelson.Observation) []*keelson.Float {
+	return []*keelson.Float{&o.WindSpeed, &o.WindGust, &o.WindDirection, &o.GustDirection, &o.AirTemp, &o.Humidity, &o.DewPoint,
+		&o.Pressure, &o.Visibility, &o.WaterLevel, &o.CurrentSpeed, &o.CurrentDirection, &o.Current2Speed, &o.Current2Direction,
+		&o.Current2Depth, &o.Current3Speed, &o.Current3Direction, &o.Current3Depth, &o.WaveHeight, &o.WavePeriod, &o.WaveDirection,
+		&o.SwellHeight, &o.SwellPeriod, &o.SwellDirection, &o.WaterTemp, &o.Salinity}
+}
+
+// Observations streams observations ordered by (time, MMSI).
+func (r *Reader) Observations(ctx context.Context, q ObservationQuery, fn func(*ObservationRow) error) error {
+	w := where{p: Params{}}
+	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", q.From, "to", q.To)
+	w.area(q.Area, "")
+	if q.MMSIs != nil {
+		w.add("mmsi IN {mm:Array(UInt32)}", "mm", u32s(q.MMSIs))
+	}
+	if q.After != nil {
+		w.add("(ts, mmsi) > ({cts:DateTime64(3)}, {cmmsi:UInt32})", "cts", q.After.Time, "cmmsi", uint32(q.After.MMSI))
+	}
+	sql := "SELECT mmsi, ts, received, dac, fi, lon_e7, lat_e7, pressure_trend, water_level_trend, sea_state, precipitation, ice, " +
+		strings.Join(queryObsFloatCols, ", ") + " FROM observations" + w.sql() +
+		" ORDER BY ts, mmsi LIMIT 1 BY ts, mmsi, fi, lat_e7, lon_e7"
+	if q.Limit > 0 {
+		sql += " LIMIT {limit:UInt64}"
+		w.p["limit"] = q.Limit
+	}
+	var o ObservationRow
+	fl := make([]float32, len(queryObsFloatCols))
+	return r.each(ctx, sql, w.p, func(rows Rows) error {
+		var mmsi uint32
+		var lon, lat int32
+		ob := &o.Observation
+		dest := []any{&mmsi, &o.Time, &o.Received, &ob.DAC, &ob.FI, &lon, &lat, &ob.PressureTrend, &ob.WaterLevelTrend, &ob.SeaState, &ob.Precipitation, &ob.Ice}
+		for i := range fl {
+			dest = append(dest, &fl[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		o.MMSI = keelson.MMSI(mmsi)
+		ob.Point = [2]float64{float64(lon) / 1e7, float64(lat) / 1e7}
+		ob.Time = o.Time
+		for i, p := range queryObsFloatPtrs(ob) {
+			*p = keelson.Float(fl[i])
+		}
+		return fn(&o)
+	})
+}
+
+// Telemetry streams one own-ship vessel's readings ordered by (time,
+// quantity, sensor); with After set, from that time inclusive.
+func (r *Reader) Telemetry(ctx context.Context, q TelemetryQuery, fn func(*TelemetryRow) error) error {
+	w := where{p: Params{}}
+	w.add("vessel = {vessel:String}", "vessel", q.Vessel)
+	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", q.From, "to", q.To)
+	if q.Quantities != nil {
+		w.add("quantity IN {qs:Array(String)}", "qs", q.Quantities)
+	}
+	if q.After != nil {
+		w.add("ts >= {after:DateTime64(3)}", "after", *q.After)
+	}
+	sql := "SELECT vessel, ts, sentence, quantity, value, unit, sensor FROM telemetry" + w.sql() +
+		" ORDER BY ts, quantity, sensor LIMIT 1 BY ts, quantity, sensor"
+	if q.Limit > 0 {
+		sql += " LIMIT {limit:UInt64}"
+		w.p["limit"] = q.Limit
+	}
+	var t TelemetryRow
+	return r.each(ctx, sql, w.p, func(rows Rows) error {
+		var v float64
+		if err := rows.Scan(&t.Vessel, &t.Time, &t.Sentence, &t.Quantity, &v, &t.Unit, &t.Sensor); err != nil {
+			return err
+		}
+		t.Value = keelson.Float(v)
+		return fn(&t)
+	})
+}
+
+// IsLimitError reports whether err is ClickHouse refusing a query for
+// exceeding a QueryLimits cap (rows, result, memory or time).
+func IsLimitError(err error) bool {
+	var qe *QueryError
+	if !errors.As(err, &qe) {
+		return false
+	}
+	switch qe.Code {
+	case 158, 159, 241, 307, 396: // TOO_MANY_ROWS, TIMEOUT_EXCEEDED, MEMORY_LIMIT_EXCEEDED, TOO_MANY_BYTES, TOO_MANY_ROWS_OR_BYTES
+		return true
+	}
+	return strings.Contains(qe.Msg, "TOO_MANY_ROWS") || strings.Contains(qe.Msg, "TIMEOUT_EXCEEDED") || strings.Contains(qe.Msg, "MEMORY_LIMIT_EXCEEDED")
+}
