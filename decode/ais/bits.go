@@ -218,7 +218,12 @@ func (r *Reader) Text(nchars int) string {
 func (r *Reader) text(arena *[]byte, nchars int) string {
 	start := len(*arena)
 	*arena = r.AppendText(*arena, nchars)
-	s := (*arena)[start:]
+	return arenaString((*arena)[start:])
+}
+
+// arenaString returns a string aliasing s (no copy): it is valid until the
+// arena is reused by the Decoder's next call.
+func arenaString(s []byte) string {
 	if len(s) == 0 {
 		return ""
 	}

@@ -15,9 +15,8 @@ import (
 // Decoder and valid only until its next call to Decode: call Message.Clone
 // to keep one.
 type Decoder struct {
-	bits  []byte
-	arena []byte
-	msgs  messages // one struct per type, see messages_gen.go
+	bits []byte
+	msgs messages // one struct per type, the text arena; see messages_gen.go
 }
 
 // Decode decodes one complete AIS payload (all sentences' payloads joined,
@@ -45,12 +44,21 @@ func (d *Decoder) DecodeBits(bits Bits) (Message, error) {
 	if t == 0 || t > 27 {
 		return nil, fmt.Errorf("%w: %d", ErrUnknownType, t)
 	}
-	if cap(d.arena) == 0 {
-		d.arena = make([]byte, 0, 256)
+	if bits.n < minBits[t] {
+		return nil, fmt.Errorf("%w: type %d has %d bits, needs %d", ErrShort, t, bits.n, minBits[t])
 	}
-	d.arena = d.arena[:0]
-	r.Seek(0)
-	return d.msgs.decode(t, &r, &d.arena)
+	if cap(d.msgs.arena) == 0 {
+		d.msgs.arena = make([]byte, 0, 256)
+	}
+	d.msgs.arena = d.msgs.arena[:0]
+	m := d.msgs.decodeType(t, &r)
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("%w: type %d (%d bits)", err, t, bits.n)
+	}
+	if t == 24 {
+		d.msgs.t24.after24(&d.msgs.mStaticDataReport, &r)
+	}
+	return m, nil
 }
 
 // Fill maps m into the domain event e: it sets Kind, MMSI, AISType, the

@@ -1,0 +1,226 @@
+package ais
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/keelson/keelson"
+)
+
+// Header is the start of every message.
+type Header struct {
+	MsgType uint8        // message type 1-27
+	Repeat  uint8        // repeat indicator 0-3
+	Source  keelson.MMSI // sender's MMSI
+	NBits   int          // length of the message in bits
+}
+
+// Type returns the message type.
+func (h *Header) Type() uint8 { return h.MsgType }
+
+// MMSI returns the sender's MMSI.
+func (h *Header) MMSI() keelson.MMSI { return h.Source }
+
+func readHeader(r *Reader) Header {
+	r.Seek(0)
+	return Header{
+		MsgType: uint8(r.Uint(6)),
+		Repeat:  uint8(r.Uint(2)),
+		Source:  keelson.MMSI(r.Uint(30)),
+		NBits:   r.Len(),
+	}
+}
+
+func (h *Header) appendJSON(b []byte) []byte {
+	b = append(b, `{"type":`...)
+	b = strconv.AppendUint(b, uint64(h.MsgType), 10)
+	b = append(b, `,"repeat":`...)
+	b = strconv.AppendUint(b, uint64(h.Repeat), 10)
+	b = append(b, `,"mmsi":`...)
+	b = strconv.AppendUint(b, uint64(h.Source), 10)
+	return b
+}
+
+func (h *Header) appendGPSD(b []byte) []byte {
+	b = append(b, `{"class":"AIS","device":"stdin","type":`...)
+	b = strconv.AppendUint(b, uint64(h.MsgType), 10)
+	b = append(b, `,"repeat":`...)
+	b = strconv.AppendUint(b, uint64(h.Repeat), 10)
+	b = append(b, `,"mmsi":`...)
+	b = strconv.AppendUint(b, uint64(h.Source), 10)
+	return append(b, `,"scaled":true`...)
+}
+
+// Application is a decoded application message: the data of a binary
+// message (type 6 or 8) for a DAC/FI that this package knows, such as
+// *MetHydro11 and *MetHydro31.
+type Application interface {
+	// AppendJSON appends Keelson's JSON object of the application data.
+	AppendJSON(b []byte) []byte
+	appendGPSD(b []byte) []byte
+	gpsdStructured(n, typ int) bool
+	cloneApp() Application
+}
+
+// optUint reads an optional trailing field: when the message ends before
+// it, it returns what the buffer holds there (the fill bits, then zeros),
+// as gpsd does, and sets no error.
+func (r *Reader) optUint(n int) uint64 {
+	if r.err != nil {
+		return 0
+	}
+	if r.pos+n <= r.n {
+		return r.Uint(n)
+	}
+	var v uint64
+	if r.pos>>3+8 <= len(r.buf) {
+		v = uint64At(r.buf, r.pos, n)
+	}
+	r.pos += n
+	return v
+}
+
+func (r *Reader) optInt(n int) int64 {
+	v := r.optUint(n)
+	return int64(v<<uint(64-n)) >> uint(64-n)
+}
+
+// data copies nbits bits from the current position into the arena, left
+// aligned with the trailing bits of the last byte zeroed, and returns them
+// with the last byte as it is in the message buffer (fill bits included).
+func (r *Reader) data(arena *[]byte, nbits int) ([]byte, byte) {
+	if nbits <= 0 || r.err != nil {
+		return nil, 0
+	}
+	nbytes := (nbits + 7) / 8
+	start := len(*arena)
+	a := *arena
+	for i := 0; i < nbytes; i++ {
+		p := r.pos + 8*i
+		var v byte
+		if p>>3+8 <= len(r.buf) {
+			v = byte(uint64At(r.buf, p, 8))
+		}
+		a = append(a, v)
+	}
+	*arena = a
+	d := a[start:len(a):len(a)]
+	last := d[nbytes-1]
+	if rem := nbits % 8; rem != 0 {
+		d[nbytes-1] &= 0xFF << (8 - rem)
+	}
+	r.pos = min(r.pos+nbits, r.n)
+	return d, last
+}
+
+func b2i(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// auxiliary reports whether mmsi is an auxiliary craft's (98XXXYYYY).
+func auxiliary(mmsi keelson.MMSI) bool { return mmsi/10000000 == 98 }
+
+// rotValue converts the ITU ROT_AIS code to degrees per minute:
+// (code/4.733)², signed; ±127 (turning fast, no indicator) and -128 (not
+// available) are keelson.NA.
+func rotValue(v int64) keelson.Float {
+	if v == -128 || v == 127 || v == -127 {
+		return keelson.NA
+	}
+	r := float64(v) / 4.733
+	r *= r
+	if v < 0 {
+		r = -r
+	}
+	return keelson.Float(math.Round(r*10) / 10)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string, escaped like gpsd's
+// json_stringify (quotes, backslashes and control characters).
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c >= 0x7f:
+			b = append(b, `\u00`...)
+			b = append(b, hexDigits[c>>4], hexDigits[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+// appendJSONData appends `key nbits,"data":"hex"` for Keelson's JSON.
+func appendJSONData(b []byte, key string, data []byte, nbits int) []byte {
+	b = append(b, key...)
+	b = strconv.AppendInt(b, int64(nbits), 10)
+	b = append(b, `,"data":"`...)
+	for _, c := range data {
+		b = append(b, hexDigits[c>>4], hexDigits[c&15])
+	}
+	return append(b, '"')
+}
+
+// appendGPSDData appends gpsd's `"data":"bits:hex"`; gpsd dumps the last
+// byte as it is in its buffer.
+func appendGPSDData(b []byte, data []byte, nbits int, last byte) []byte {
+	b = append(b, `,"data":"`...)
+	b = strconv.AppendInt(b, int64(nbits), 10)
+	b = append(b, ':')
+	for i, c := range data {
+		if i == len(data)-1 {
+			c = last
+		}
+		b = append(b, hexDigits[c>>4], hexDigits[c&15])
+	}
+	return append(b, '"')
+}
+
+// decodeAtoNName reads the type 21 name and its extension (bits 272 on),
+// like gpsd: the extension is appended only to a full 20-character name.
+func decodeAtoNName(m *AidToNavigation, r *Reader, ms *messages) {
+	start := len(ms.arena)
+	ms.arena = r.appendTextUntrimmed(ms.arena, 20)
+	if len(ms.arena)-start == 20 && r.Len() > 272 {
+		save := r.Pos()
+		r.Seek(272)
+		ms.arena = r.appendTextUntrimmed(ms.arena, (r.Len()-272)/6)
+		r.Seek(save)
+	}
+	for len(ms.arena) > start && ms.arena[len(ms.arena)-1] == ' ' {
+		ms.arena = ms.arena[:len(ms.arena)-1]
+	}
+	m.Name = arenaString(ms.arena[start:])
+}
+
+// appendTextUntrimmed is AppendText without the trimming of spaces.
+func (r *Reader) appendTextUntrimmed(b []byte, nchars int) []byte {
+	if r.err != nil {
+		return b
+	}
+	stopped := false
+	for i := 0; i < nchars; i++ {
+		if r.pos+6 > r.n {
+			r.pos = r.n
+			break
+		}
+		c := sixbit[uint64At(r.buf, r.pos, 6)]
+		r.pos += 6
+		if c == '@' {
+			stopped = true
+		}
+		if !stopped {
+			b = append(b, c)
+		}
+	}
+	return b
+}
