@@ -32,6 +32,7 @@ func commands() map[string]command {
 		"broker":      {"run a local Kafka-protocol broker (kfake) for development and tests", runBroker},
 		"collect":     {"run the onboard collector: NMEA/AIS inputs -> disk spool -> Kafka", runCollect},
 		"decode":      {"decode NMEA 0183 / AIS lines to JSON (Keelson events or gpsd's)", runDecode},
+		"demo":        {"run the whole pipeline in one process (embedded Kafka and ClickHouse) with the map", runDemo},
 		"healthcheck": {"probe an HTTP health endpoint (container health checks)", runHealthcheck},
 	}
 }
