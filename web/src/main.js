@@ -438,15 +438,15 @@ async function select(mmsi) {
 
 function renderCard(v) {
   $("cardtitle").textContent = label(v);
-  const len = (Number(v.to_bow) || 0) + (Number(v.to_stern) || 0);
-  const beam = (Number(v.to_port) || 0) + (Number(v.to_starboard) || 0);
+  const len = Number(v.length) || (Number(v.to_bow) || 0) + (Number(v.to_stern) || 0);
+  const beam = Number(v.beam) || (Number(v.to_port) || 0) + (Number(v.to_starboard) || 0);
   const rows = [
     ["MMSI", v.mmsi],
-    ["IMO", pick(v, "imo")],
+    ["IMO", pick(v, "imo") || undefined],
     ["Call sign", pick(v, "callsign", "call_sign")],
     ["Type", shipTypeName(v.ship_type)],
     ["Size", len ? `${len} × ${beam} m` : undefined],
-    ["Draught", typeof v.draught === "number" ? num(v.draught, 1, " m") : undefined],
+    ["Draught", typeof v.draught === "number" && v.draught > 0 ? num(v.draught, 1, " m") : undefined],
     ["Destination", pick(v, "destination")],
     ["ETA", pick(v, "eta")],
     ["Status", typeof v.nav_status === "number" && v.nav_status < 15 ? NAV_STATUS[v.nav_status] : undefined],
