@@ -117,7 +117,11 @@ func (c *decodeCmd) message(m *decode.Message) {
 		if m.AIS == nil {
 			return // gpsdecode -j writes AIS only; own-ship sentences are skipped
 		}
+		n := len(c.buf)
 		c.buf = m.AIS.AppendGPSD(c.buf)
+		if len(c.buf) == n {
+			return // gpsd writes nothing for some messages (a type 24 part A waiting for its part B)
+		}
 	default:
 		return
 	}
