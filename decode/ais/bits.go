@@ -61,6 +61,15 @@ func Unarmor(dst []byte, payload []byte, fillBits int) (Bits, error) {
 	}
 	var bad byte
 	i, o := 0, 0
+	for ; i+8 <= len(payload); i, o = i+8, o+6 {
+		p := payload[i : i+8 : i+8]
+		a0, a1, a2, a3 := armor[p[0]], armor[p[1]], armor[p[2]], armor[p[3]]
+		a4, a5, a6, a7 := armor[p[4]], armor[p[5]], armor[p[6]], armor[p[7]]
+		bad |= a0 | a1 | a2 | a3 | a4 | a5 | a6 | a7
+		w := uint64(a0)<<58 | uint64(a1)<<52 | uint64(a2)<<46 | uint64(a3)<<40 |
+			uint64(a4)<<34 | uint64(a5)<<28 | uint64(a6)<<22 | uint64(a7)<<16
+		binary.BigEndian.PutUint64(dst[o:], w) // the 2 low bytes are rewritten next
+	}
 	for ; i+4 <= len(payload); i, o = i+4, o+3 {
 		a, b, c, d := armor[payload[i]], armor[payload[i+1]], armor[payload[i+2]], armor[payload[i+3]]
 		bad |= a | b | c | d
@@ -160,6 +169,15 @@ func uint64At(buf []byte, pos, n int) uint64 {
 	}
 	w := binary.BigEndian.Uint64(buf[pos>>3:])
 	return w << uint(pos&7) >> uint(64-n)
+}
+
+// at returns the n bits (n <= 57) at bit pos without any check: the caller
+// has checked that pos+n <= Len().
+func (r *Reader) at(pos, n int) uint64 { return uint64At(r.buf, pos, n) }
+
+// sat is at for a two's complement signed field.
+func (r *Reader) sat(pos, n int) int64 {
+	return int64(uint64At(r.buf, pos, n)<<uint(64-n)) >> uint(64-n)
 }
 
 // Int reads a two's complement signed field of n bits (1 <= n <= 64).

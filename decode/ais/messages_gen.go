@@ -81,18 +81,18 @@ func (m *PositionReport) decode(r *Reader, ms *messages) {
 	*m = PositionReport{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	m.Status = uint8(r.Uint(4))
-	m.ROTRaw = int8(r.Int(8))
-	m.SOGRaw = uint16(r.Uint(10))
-	m.Accuracy = r.Uint(1) != 0
-	m.LonRaw = int32(r.Int(28))
-	m.LatRaw = int32(r.Int(27))
-	m.COGRaw = uint16(r.Uint(12))
-	m.HeadingRaw = uint16(r.Uint(9))
-	m.Second = uint8(r.Uint(6))
-	m.Maneuver = uint8(r.Uint(2))
-	r.Skip(3)
-	m.RAIM = r.Uint(1) != 0
+	m.Status = uint8(r.at(38, 4))
+	m.ROTRaw = int8(r.sat(42, 8))
+	m.SOGRaw = uint16(r.at(50, 10))
+	m.Accuracy = r.at(60, 1) != 0
+	m.LonRaw = int32(r.sat(61, 28))
+	m.LatRaw = int32(r.sat(89, 27))
+	m.COGRaw = uint16(r.at(116, 12))
+	m.HeadingRaw = uint16(r.at(128, 9))
+	m.Second = uint8(r.at(137, 6))
+	m.Maneuver = uint8(r.at(143, 2))
+	m.RAIM = r.at(148, 1) != 0
+	r.Seek(149)
 	m.Radio = uint32(r.optUint(19))
 }
 
@@ -210,19 +210,18 @@ func (m *BaseStationReport) decode(r *Reader, ms *messages) {
 	*m = BaseStationReport{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	m.Year = uint16(r.Uint(14))
-	m.Month = uint8(r.Uint(4))
-	m.Day = uint8(r.Uint(5))
-	m.Hour = uint8(r.Uint(5))
-	m.Minute = uint8(r.Uint(6))
-	m.Second = uint8(r.Uint(6))
-	m.Accuracy = r.Uint(1) != 0
-	m.LonRaw = int32(r.Int(28))
-	m.LatRaw = int32(r.Int(27))
-	m.EPFD = uint8(r.Uint(4))
-	r.Skip(10)
-	m.RAIM = r.Uint(1) != 0
-	m.Radio = uint32(r.Uint(19))
+	m.Year = uint16(r.at(38, 14))
+	m.Month = uint8(r.at(52, 4))
+	m.Day = uint8(r.at(56, 5))
+	m.Hour = uint8(r.at(61, 5))
+	m.Minute = uint8(r.at(66, 6))
+	m.Second = uint8(r.at(72, 6))
+	m.Accuracy = r.at(78, 1) != 0
+	m.LonRaw = int32(r.sat(79, 28))
+	m.LatRaw = int32(r.sat(107, 27))
+	m.EPFD = uint8(r.at(134, 4))
+	m.RAIM = r.at(148, 1) != 0
+	m.Radio = uint32(r.at(149, 19))
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -326,21 +325,23 @@ func (m *StaticVoyageData) decode(r *Reader, ms *messages) {
 	*m = StaticVoyageData{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	m.AISVersion = uint8(r.Uint(2))
-	m.IMO = uint32(r.Uint(30))
+	m.AISVersion = uint8(r.at(38, 2))
+	m.IMO = uint32(r.at(40, 30))
+	r.Seek(70)
 	m.CallSign = r.text(&ms.arena, 7)
 	m.ShipName = r.text(&ms.arena, 20)
-	m.ShipType = uint8(r.Uint(8))
-	m.ToBow = uint16(r.Uint(9))
-	m.ToStern = uint16(r.Uint(9))
-	m.ToPort = uint8(r.Uint(6))
-	m.ToStarboard = uint8(r.Uint(6))
-	m.EPFD = uint8(r.Uint(4))
-	m.Month = uint8(r.Uint(4))
-	m.Day = uint8(r.Uint(5))
-	m.Hour = uint8(r.Uint(5))
-	m.Minute = uint8(r.Uint(6))
-	m.DraughtRaw = uint8(r.Uint(8))
+	m.ShipType = uint8(r.at(232, 8))
+	m.ToBow = uint16(r.at(240, 9))
+	m.ToStern = uint16(r.at(249, 9))
+	m.ToPort = uint8(r.at(258, 6))
+	m.ToStarboard = uint8(r.at(264, 6))
+	m.EPFD = uint8(r.at(270, 4))
+	m.Month = uint8(r.at(274, 4))
+	m.Day = uint8(r.at(278, 5))
+	m.Hour = uint8(r.at(283, 5))
+	m.Minute = uint8(r.at(288, 6))
+	m.DraughtRaw = uint8(r.at(294, 8))
+	r.Seek(302)
 	m.Destination = r.text(&ms.arena, 20)
 	m.DTE = r.optUint(1) != 0
 	r.optUint(1)
@@ -461,12 +462,12 @@ func (m *BinaryAddressed) decode(r *Reader, ms *messages) {
 	*m = BinaryAddressed{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	m.Seq = uint8(r.Uint(2))
-	m.Dest = keelson.MMSI(r.Uint(30))
-	m.Retransmit = r.Uint(1) != 0
-	r.Skip(1)
-	m.DAC = uint16(r.Uint(10))
-	m.FI = uint8(r.Uint(6))
+	m.Seq = uint8(r.at(38, 2))
+	m.Dest = keelson.MMSI(r.at(40, 30))
+	m.Retransmit = r.at(70, 1) != 0
+	m.DAC = uint16(r.at(72, 10))
+	m.FI = uint8(r.at(82, 6))
+	r.Seek(88)
 	start := r.Pos()
 	m.DataBits = r.Remaining()
 	m.Data, m.gpsdLast = r.data(&ms.arena, m.DataBits)
@@ -552,9 +553,9 @@ func (m *BinaryAck) decode(r *Reader, ms *messages) {
 	*m = BinaryAck{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	r.Skip(2)
-	m.MMSI1 = keelson.MMSI(r.Uint(30))
-	m.Seq1 = uint8(r.Uint(2))
+	m.MMSI1 = keelson.MMSI(r.at(40, 30))
+	m.Seq1 = uint8(r.at(70, 2))
+	r.Seek(72)
 	m.MMSI2 = keelson.MMSI(r.optUint(30))
 	m.Seq2 = uint8(r.optUint(2))
 	m.MMSI3 = keelson.MMSI(r.optUint(30))
@@ -631,9 +632,9 @@ func (m *BinaryBroadcast) decode(r *Reader, ms *messages) {
 	*m = BinaryBroadcast{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	r.Skip(2)
-	m.DAC = uint16(r.Uint(10))
-	m.FI = uint8(r.Uint(6))
+	m.DAC = uint16(r.at(40, 10))
+	m.FI = uint8(r.at(50, 6))
+	r.Seek(56)
 	start := r.Pos()
 	m.DataBits = r.Remaining()
 	m.Data, m.gpsdLast = r.data(&ms.arena, m.DataBits)
@@ -756,19 +757,18 @@ func (m *SARPosition) decode(r *Reader, ms *messages) {
 	*m = SARPosition{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	m.AltitudeRaw = uint16(r.Uint(12))
-	m.SOGRaw = uint16(r.Uint(10))
-	m.Accuracy = r.Uint(1) != 0
-	m.LonRaw = int32(r.Int(28))
-	m.LatRaw = int32(r.Int(27))
-	m.COGRaw = uint16(r.Uint(12))
-	m.Second = uint8(r.Uint(6))
-	m.Regional = uint8(r.Uint(8))
-	m.DTE = r.Uint(1) != 0
-	r.Skip(3)
-	m.Assigned = r.Uint(1) != 0
-	m.RAIM = r.Uint(1) != 0
-	m.Radio = uint32(r.Uint(20))
+	m.AltitudeRaw = uint16(r.at(38, 12))
+	m.SOGRaw = uint16(r.at(50, 10))
+	m.Accuracy = r.at(60, 1) != 0
+	m.LonRaw = int32(r.sat(61, 28))
+	m.LatRaw = int32(r.sat(89, 27))
+	m.COGRaw = uint16(r.at(116, 12))
+	m.Second = uint8(r.at(128, 6))
+	m.Regional = uint8(r.at(134, 8))
+	m.DTE = r.at(142, 1) != 0
+	m.Assigned = r.at(146, 1) != 0
+	m.RAIM = r.at(147, 1) != 0
+	m.Radio = uint32(r.at(148, 20))
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -862,8 +862,8 @@ func (m *UTCInquiry) decode(r *Reader, ms *messages) {
 	*m = UTCInquiry{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	r.Skip(2)
-	m.Dest = keelson.MMSI(r.Uint(30))
+	m.Dest = keelson.MMSI(r.at(40, 30))
+	r.Seek(70)
 	r.optUint(2)
 }
 
@@ -911,10 +911,10 @@ func (m *SafetyAddressed) decode(r *Reader, ms *messages) {
 	*m = SafetyAddressed{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	m.Seq = uint8(r.Uint(2))
-	m.Dest = keelson.MMSI(r.Uint(30))
-	m.Retransmit = r.Uint(1) != 0
-	r.Skip(1)
+	m.Seq = uint8(r.at(38, 2))
+	m.Dest = keelson.MMSI(r.at(40, 30))
+	m.Retransmit = r.at(70, 1) != 0
+	r.Seek(72)
 	m.Text = r.text(&ms.arena, r.Remaining()/6)
 }
 
@@ -972,7 +972,7 @@ func (m *SafetyBroadcast) decode(r *Reader, ms *messages) {
 	*m = SafetyBroadcast{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	r.Skip(2)
+	r.Seek(40)
 	m.Text = r.text(&ms.arena, r.Remaining()/6)
 }
 
@@ -1025,10 +1025,10 @@ func (m *Interrogation) decode(r *Reader, ms *messages) {
 	*m = Interrogation{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	r.Skip(2)
-	m.MMSI1 = keelson.MMSI(r.Uint(30))
-	m.Type1_1 = uint8(r.Uint(6))
-	m.Offset1_1 = uint16(r.Uint(12))
+	m.MMSI1 = keelson.MMSI(r.at(40, 30))
+	m.Type1_1 = uint8(r.at(70, 6))
+	m.Offset1_1 = uint16(r.at(76, 12))
+	r.Seek(88)
 	r.optUint(2)
 	m.Type1_2 = uint8(r.optUint(6))
 	m.Offset1_2 = uint16(r.optUint(12))
@@ -1113,10 +1113,10 @@ func (m *AssignedMode) decode(r *Reader, ms *messages) {
 	*m = AssignedMode{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	r.Skip(2)
-	m.MMSI1 = keelson.MMSI(r.Uint(30))
-	m.Offset1 = uint16(r.Uint(12))
-	m.Increment1 = uint16(r.Uint(10))
+	m.MMSI1 = keelson.MMSI(r.at(40, 30))
+	m.Offset1 = uint16(r.at(70, 12))
+	m.Increment1 = uint16(r.at(82, 10))
+	r.Seek(92)
 	if n >= 144 {
 		m.MMSI2 = keelson.MMSI(r.optUint(30))
 	}
@@ -1218,10 +1218,9 @@ func (m *GNSSBroadcast) decode(r *Reader, ms *messages) {
 	*m = GNSSBroadcast{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	r.Skip(2)
-	m.LonRaw = int32(r.Int(18))
-	m.LatRaw = int32(r.Int(17))
-	r.Skip(5)
+	m.LonRaw = int32(r.sat(40, 18))
+	m.LatRaw = int32(r.sat(58, 17))
+	r.Seek(80)
 	m.DataBits = max(r.Remaining()-0, 0)
 	m.Data, m.gpsdLast = r.data(&ms.arena, m.DataBits)
 }
@@ -1335,23 +1334,23 @@ func (m *ClassBPosition) decode(r *Reader, ms *messages) {
 	*m = ClassBPosition{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	m.Reserved = uint8(r.Uint(8))
-	m.SOGRaw = uint16(r.Uint(10))
-	m.Accuracy = r.Uint(1) != 0
-	m.LonRaw = int32(r.Int(28))
-	m.LatRaw = int32(r.Int(27))
-	m.COGRaw = uint16(r.Uint(12))
-	m.HeadingRaw = uint16(r.Uint(9))
-	m.Second = uint8(r.Uint(6))
-	m.Regional = uint8(r.Uint(2))
-	m.CS = r.Uint(1) != 0
-	m.Display = r.Uint(1) != 0
-	m.DSC = r.Uint(1) != 0
-	m.Band = r.Uint(1) != 0
-	m.Msg22 = r.Uint(1) != 0
-	m.Assigned = r.Uint(1) != 0
-	m.RAIM = r.Uint(1) != 0
-	m.Radio = uint32(r.Uint(20))
+	m.Reserved = uint8(r.at(38, 8))
+	m.SOGRaw = uint16(r.at(46, 10))
+	m.Accuracy = r.at(56, 1) != 0
+	m.LonRaw = int32(r.sat(57, 28))
+	m.LatRaw = int32(r.sat(85, 27))
+	m.COGRaw = uint16(r.at(112, 12))
+	m.HeadingRaw = uint16(r.at(124, 9))
+	m.Second = uint8(r.at(133, 6))
+	m.Regional = uint8(r.at(139, 2))
+	m.CS = r.at(141, 1) != 0
+	m.Display = r.at(142, 1) != 0
+	m.DSC = r.at(143, 1) != 0
+	m.Band = r.at(144, 1) != 0
+	m.Msg22 = r.at(145, 1) != 0
+	m.Assigned = r.at(146, 1) != 0
+	m.RAIM = r.at(147, 1) != 0
+	m.Radio = uint32(r.at(148, 20))
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -1520,26 +1519,26 @@ func (m *ClassBExtended) decode(r *Reader, ms *messages) {
 	*m = ClassBExtended{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	m.Reserved = uint8(r.Uint(8))
-	m.SOGRaw = uint16(r.Uint(10))
-	m.Accuracy = r.Uint(1) != 0
-	m.LonRaw = int32(r.Int(28))
-	m.LatRaw = int32(r.Int(27))
-	m.COGRaw = uint16(r.Uint(12))
-	m.HeadingRaw = uint16(r.Uint(9))
-	m.Second = uint8(r.Uint(6))
-	m.Regional = uint8(r.Uint(4))
+	m.Reserved = uint8(r.at(38, 8))
+	m.SOGRaw = uint16(r.at(46, 10))
+	m.Accuracy = r.at(56, 1) != 0
+	m.LonRaw = int32(r.sat(57, 28))
+	m.LatRaw = int32(r.sat(85, 27))
+	m.COGRaw = uint16(r.at(112, 12))
+	m.HeadingRaw = uint16(r.at(124, 9))
+	m.Second = uint8(r.at(133, 6))
+	m.Regional = uint8(r.at(139, 4))
+	r.Seek(143)
 	m.ShipName = r.text(&ms.arena, 20)
-	m.ShipType = uint8(r.Uint(8))
-	m.ToBow = uint16(r.Uint(9))
-	m.ToStern = uint16(r.Uint(9))
-	m.ToPort = uint8(r.Uint(6))
-	m.ToStarboard = uint8(r.Uint(6))
-	m.EPFD = uint8(r.Uint(4))
-	m.RAIM = r.Uint(1) != 0
-	m.DTE = r.Uint(1) != 0
-	m.Assigned = r.Uint(1) != 0
-	r.Skip(4)
+	m.ShipType = uint8(r.at(263, 8))
+	m.ToBow = uint16(r.at(271, 9))
+	m.ToStern = uint16(r.at(280, 9))
+	m.ToPort = uint8(r.at(289, 6))
+	m.ToStarboard = uint8(r.at(295, 6))
+	m.EPFD = uint8(r.at(301, 4))
+	m.RAIM = r.at(305, 1) != 0
+	m.DTE = r.at(306, 1) != 0
+	m.Assigned = r.at(307, 1) != 0
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -1675,11 +1674,11 @@ func (m *DataLinkManagement) decode(r *Reader, ms *messages) {
 	*m = DataLinkManagement{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	r.Skip(2)
-	m.Offset1 = uint16(r.Uint(12))
-	m.Number1 = uint8(r.Uint(4))
-	m.Timeout1 = uint8(r.Uint(3))
-	m.Increment1 = uint16(r.Uint(11))
+	m.Offset1 = uint16(r.at(40, 12))
+	m.Number1 = uint8(r.at(52, 4))
+	m.Timeout1 = uint8(r.at(56, 3))
+	m.Increment1 = uint16(r.at(59, 11))
+	r.Seek(70)
 	m.Offset2 = uint16(r.optUint(12))
 	m.Number2 = uint8(r.optUint(4))
 	m.Timeout2 = uint8(r.optUint(3))
@@ -1828,7 +1827,8 @@ func (m *AidToNavigation) decode(r *Reader, ms *messages) {
 	*m = AidToNavigation{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	m.AidType = uint8(r.Uint(5))
+	m.AidType = uint8(r.at(38, 5))
+	r.Seek(43)
 	decodeAtoNName(m, r, ms)
 	m.Accuracy = r.Uint(1) != 0
 	m.LonRaw = int32(r.Int(28))
@@ -2030,10 +2030,10 @@ func (m *ChannelManagement) decode(r *Reader, ms *messages) {
 	if m.Addressed {
 		m.Dest2 = keelson.MMSI(r.Uint(30))
 	}
-	r.Seek(140)
-	m.BandA = r.Uint(1) != 0
-	m.BandB = r.Uint(1) != 0
-	m.ZoneSize = uint8(r.Uint(3))
+	m.BandA = r.at(140, 1) != 0
+	m.BandB = r.at(141, 1) != 0
+	m.ZoneSize = uint8(r.at(142, 3))
+	r.Seek(145)
 	r.optUint(23)
 }
 
@@ -2206,17 +2206,16 @@ func (m *GroupAssignment) decode(r *Reader, ms *messages) {
 	*m = GroupAssignment{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	r.Skip(2)
-	m.NELonRaw = int32(r.Int(18))
-	m.NELatRaw = int32(r.Int(17))
-	m.SWLonRaw = int32(r.Int(18))
-	m.SWLatRaw = int32(r.Int(17))
-	m.StationType = uint8(r.Uint(4))
-	m.ShipType = uint8(r.Uint(8))
-	r.Skip(22)
-	m.TxRx = uint8(r.Uint(2))
-	m.Interval = uint8(r.Uint(4))
-	m.Quiet = uint8(r.Uint(4))
+	m.NELonRaw = int32(r.sat(40, 18))
+	m.NELatRaw = int32(r.sat(58, 17))
+	m.SWLonRaw = int32(r.sat(75, 18))
+	m.SWLatRaw = int32(r.sat(93, 17))
+	m.StationType = uint8(r.at(110, 4))
+	m.ShipType = uint8(r.at(114, 8))
+	m.TxRx = uint8(r.at(144, 2))
+	m.Interval = uint8(r.at(146, 4))
+	m.Quiet = uint8(r.at(150, 4))
+	r.Seek(154)
 	r.optUint(6)
 }
 
@@ -2317,7 +2316,8 @@ func (m *StaticDataReport) decode(r *Reader, ms *messages) {
 	*m = StaticDataReport{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	m.PartNo = uint8(r.Uint(2))
+	m.PartNo = uint8(r.at(38, 2))
+	r.Seek(40)
 	if m.PartNo == 0 {
 		m.ShipName = r.text(&ms.arena, 20)
 	}
@@ -2451,8 +2451,9 @@ func (m *SingleSlotBinary) decode(r *Reader, ms *messages) {
 	*m = SingleSlotBinary{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	m.Addressed = r.Uint(1) != 0
-	m.Structured = r.Uint(1) != 0
+	m.Addressed = r.at(38, 1) != 0
+	m.Structured = r.at(39, 1) != 0
+	r.Seek(40)
 	if m.Addressed {
 		m.Dest = keelson.MMSI(r.Uint(30))
 	}
@@ -2531,8 +2532,9 @@ func (m *MultiSlotBinary) decode(r *Reader, ms *messages) {
 	*m = MultiSlotBinary{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	m.Addressed = r.Uint(1) != 0
-	m.Structured = r.Uint(1) != 0
+	m.Addressed = r.at(38, 1) != 0
+	m.Structured = r.at(39, 1) != 0
+	r.Seek(40)
 	if m.Addressed {
 		m.Dest = keelson.MMSI(r.Uint(30))
 	}
@@ -2650,14 +2652,15 @@ func (m *LongRangePosition) decode(r *Reader, ms *messages) {
 	*m = LongRangePosition{Header: readHeader(r)}
 	n := r.Len()
 	_ = n
-	m.Accuracy = r.Uint(1) != 0
-	m.RAIM = r.Uint(1) != 0
-	m.Status = uint8(r.Uint(4))
-	m.LonRaw = int32(r.Int(18))
-	m.LatRaw = int32(r.Int(17))
-	m.SOGRaw = uint8(r.Uint(6))
-	m.COGRaw = uint16(r.Uint(9))
-	m.GNSS = r.Uint(1) != 0
+	m.Accuracy = r.at(38, 1) != 0
+	m.RAIM = r.at(39, 1) != 0
+	m.Status = uint8(r.at(40, 4))
+	m.LonRaw = int32(r.sat(44, 18))
+	m.LatRaw = int32(r.sat(62, 17))
+	m.SOGRaw = uint8(r.at(79, 6))
+	m.COGRaw = uint16(r.at(85, 9))
+	m.GNSS = r.at(94, 1) != 0
+	r.Seek(95)
 	r.optUint(1)
 }
 

@@ -21,12 +21,15 @@ func (h *Header) Type() uint8 { return h.MsgType }
 // MMSI returns the sender's MMSI.
 func (h *Header) MMSI() keelson.MMSI { return h.Source }
 
+// readHeader reads the header of a message of at least 38 bits and leaves
+// the reader at bit 38.
 func readHeader(r *Reader) Header {
-	r.Seek(0)
+	r.Seek(38)
+	w := r.at(0, 38)
 	return Header{
-		MsgType: uint8(r.Uint(6)),
-		Repeat:  uint8(r.Uint(2)),
-		Source:  keelson.MMSI(r.Uint(30)),
+		MsgType: uint8(w >> 32),
+		Repeat:  uint8(w>>30) & 3,
+		Source:  keelson.MMSI(w & (1<<30 - 1)),
 		NBits:   r.Len(),
 	}
 }

@@ -263,13 +263,47 @@ func (g *gen) msg(m Msg, isApp bool) {
 		}
 		g.p("r.Seek(save)")
 	}
+	// Fields at offsets known here, inside MinBits, are read without checks.
+	off, static := 38, !isApp
+	if len(order) > 0 {
+		static = false
+	}
+	synced := true
 	for _, f := range m.Fields {
-		if f.First {
-			if f.At >= 0 {
-				continue
-			}
+		if f.First && f.At >= 0 {
+			continue
 		}
+		if f.At >= 0 && !isApp {
+			off, static = f.At, true
+		}
+		if static && f.When == "" && f.Custom == "" && !f.Opt && off+f.Bits <= m.MinBits &&
+			(f.K == KU || f.K == KI || f.K == KB || f.K == KM || f.K == KSpare) {
+			name := goName(f)
+			switch f.K {
+			case KU:
+				g.p("m.%s = %s(r.at(%d, %d))", name, goType(f), off, f.Bits)
+			case KI:
+				g.p("m.%s = %s(r.sat(%d, %d))", name, goType(f), off, f.Bits)
+			case KB:
+				g.p("m.%s = r.at(%d, 1) != 0", name, off)
+			case KM:
+				g.p("m.%s = keelson.MMSI(r.at(%d, 30))", name, off)
+			}
+			off += f.Bits
+			synced = false
+			continue
+		}
+		if !synced && f.At < 0 {
+			g.p("r.Seek(%d)", off)
+		}
+		synced = true
 		g.readField(m, f, isApp)
+		switch {
+		case f.When != "" || f.K == KT && f.Custom != "" || f.K == KData || f.K == KTextRest || f.K == KApp:
+			static = false
+		default:
+			off += f.Bits
+		}
 	}
 	g.p("}")
 	g.p("")
