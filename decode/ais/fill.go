@@ -139,7 +139,6 @@ func eta(month, day, hour, minute uint8) string {
 	return string(s)
 }
 
-
 // observation maps the met/hydro application messages; nil for the others.
 func observation(e *keelson.Event, app Application, dac uint16, fi uint8) *keelson.Observation {
 	var o *keelson.Observation
