@@ -119,6 +119,7 @@ type Decoder struct {
 	raw1    [1][]byte
 	pghp    time.Time
 	interns map[string]string
+	talkers [64]talkerEntry
 	lost    uint64
 	stats   counters
 }
@@ -373,8 +374,11 @@ func (d *Decoder) vdm(s *Sentence, lineTime, recv time.Time, fn func(*Message)) 
 		return &SentenceError{Formatter: "VDM", Err: errors.Join(ErrAIS, err)}
 	}
 	m.AIS, m.NMEA = msg, nil
-	m.Formatter = vdmVDO[s.Formatter[2]]
-	m.Talker = d.intern(s.Talker)
+	m.Formatter = "VDM"
+	if s.Formatter[2] == 'O' {
+		m.Formatter = "VDO"
+	}
+	m.Talker = d.talker(s.Talker)
 	m.Channel = channels[a.Channel]
 	if m.Channel == "" && a.Channel != 0 {
 		m.Channel = d.intern([]byte{a.Channel})
@@ -387,7 +391,26 @@ func (d *Decoder) vdm(s *Sentence, lineTime, recv time.Time, fn func(*Message)) 
 	return nil
 }
 
-var vdmVDO = map[byte]string{'M': "VDM", 'O': "VDO"}
+// talker interns a two-byte talker id through a direct-mapped cache in
+// front of intern (a map lookup costs more than the rest of a sentence).
+func (d *Decoder) talker(b []byte) string {
+	if len(b) != 2 {
+		return d.intern(b)
+	}
+	k := &d.talkers[(int(b[0])*31+int(b[1]))&(len(d.talkers)-1)]
+	if k.set && k.b == [2]byte{b[0], b[1]} {
+		return k.s
+	}
+	s := d.intern(b)
+	*k = talkerEntry{set: true, b: [2]byte{b[0], b[1]}, s: s}
+	return s
+}
+
+type talkerEntry struct {
+	set bool
+	b   [2]byte
+	s   string
+}
 
 // gatehouse reads a Gatehouse $PGHP,1 header: the reception time of the
 // next AIS sentence, "$PGHP,1,yyyy,M,d,h,m,s,ms,...".

@@ -1,6 +1,8 @@
 package decode
 
 import (
+	"bytes"
+	"encoding/binary"
 	"time"
 
 	"github.com/keelson/keelson"
@@ -120,9 +122,15 @@ func Frame(s *Sentence, b []byte, lenient bool) (n int, err error) {
 	start := i
 	var cs byte
 	j := i + 1
-	for j < len(b) && !stop[b[j]] {
-		cs ^= b[j]
-		j++
+	if k := bytes.IndexByte(b[j:], '*'); k >= 0 && clean(b[j:j+k]) {
+		// Fast path: no reserved character before the '*'.
+		cs = xorBytes(b[j : j+k])
+		j += k
+	} else {
+		for j < len(b) && !stop[b[j]] {
+			cs ^= b[j]
+			j++
+		}
 	}
 	body := b[start+1 : j]
 	var sumErr error
@@ -439,3 +447,49 @@ type fragmentError struct{ what string }
 
 func (e *fragmentError) Error() string { return "decode: bad fragment: " + e.what }
 func (e *fragmentError) Unwrap() error { return ErrFragment }
+
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// hasByte reports whether any byte of x equals c.
+func hasByte(x uint64, c byte) bool {
+	y := x ^ (lo8 * uint64(c))
+	return (y-lo8)&^y&hi8 != 0
+}
+
+// clean reports whether b holds none of the bytes that end a sentence's
+// body other than '*' (the stop table), eight bytes at a time.
+func clean(b []byte) bool {
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		if hasByte(x, '!') || hasByte(x, '$') || hasByte(x, '\\') || hasByte(x, '\r') || hasByte(x, '\n') || hasByte(x, 0) {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if stop[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// xorBytes returns the XOR of the bytes of b: the NMEA checksum.
+func xorBytes(b []byte) byte {
+	var x uint64
+	for len(b) >= 8 {
+		x ^= binary.LittleEndian.Uint64(b)
+		b = b[8:]
+	}
+	x ^= x >> 32
+	x ^= x >> 16
+	x ^= x >> 8
+	cs := byte(x)
+	for _, c := range b {
+		cs ^= c
+	}
+	return cs
+}
