@@ -166,23 +166,26 @@ func (e *chdbEngine) exec(ctx context.Context, sql string, params map[string]str
 	return e.run(ctx, []byte(q), params)
 }
 
-// insert sends the block as the data of "INSERT INTO t (cols) SETTINGS ...
-// FORMAT Native": the rows travel as binary data after the statement, never
-// as SQL text.
+// insert sends the block in Native format as the value of a query
+// parameter read by the format() table function:
+//
+//	INSERT INTO t (cols) SETTINGS ... SELECT * FROM format(Native, {data:String})
+//
+// Inline data after "FORMAT Native" in the statement is not binary-safe in
+// libchdb 26.5 (a "\n\n" in the data cuts it short), a parameter is.
 func (e *chdbEngine) insert(ctx context.Context, table string, b *block, settings Settings) error {
 	q, err := statement(ctx, "INSERT INTO "+table+" "+b.names(), settings)
 	if err != nil {
 		return err
 	}
+	q += " SELECT * FROM format(Native, {data:String})"
 	bufp, _ := e.nbuf.Get().(*[]byte)
 	if bufp == nil {
 		bufp = new([]byte)
 	}
-	buf := append((*bufp)[:0], q...)
-	buf = append(buf, " FORMAT Native\n"...)
-	buf = b.appendNative(buf)
-	err = e.run(ctx, buf, nil)
-	*bufp = buf[:0]
+	raw := b.appendNative((*bufp)[:0])
+	err = e.run(ctx, []byte(q), map[string]string{"data": escapeTSVBytes(raw)})
+	*bufp = raw[:0]
 	e.nbuf.Put(bufp)
 	return err
 }

@@ -116,6 +116,7 @@ func NewBatch() *Batch {
 	p.alt, p.fix, p.sats, p.hdop = cF32("altitude"), cU8("fix_quality"), cU8("satellites"), cF32("hdop")
 	p.rx = &colRx{colBase: colBase{"rx", "Tuple(DateTime64(3, 'UTC'), String)"}}
 	p.receivers = cStrs("receivers")
+	p.receivers.typ = "SimpleAggregateFunction(groupUniqArrayArray, Array(String))"
 	b.positions = &block{table: "positions", cols: []column{p.mmsi, p.vessel, p.ts, p.lat, p.lon, p.class, p.aisType,
 		p.sog, p.cog, p.heading, p.rot, p.nav, p.acc, p.raim, p.second, p.flags, p.alt, p.fix, p.sats, p.hdop, p.rx, p.receivers}}
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // formatParams turns Params into the text form ClickHouse parses a query
@@ -183,3 +184,25 @@ func settingsClause(s Settings) (string, error) {
 }
 
 func isBytes(v any) bool { _, ok := v.([]byte); return ok }
+
+// escapeTSVBytes escapes binary data as one TabSeparated field.
+func escapeTSVBytes(b []byte) string {
+	out := make([]byte, 0, len(b)+len(b)/16)
+	for _, c := range b {
+		switch c {
+		case '\\':
+			out = append(out, '\\', '\\')
+		case '\t':
+			out = append(out, '\\', 't')
+		case '\n':
+			out = append(out, '\\', 'n')
+		case '\r':
+			out = append(out, '\\', 'r')
+		case 0:
+			out = append(out, '\\', '0')
+		default:
+			out = append(out, c)
+		}
+	}
+	return unsafe.String(unsafe.SliceData(out), len(out))
+}

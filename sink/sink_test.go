@@ -1,0 +1,194 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keelson/keelson"
+	"github.com/keelson/keelson/bus"
+	"github.com/keelson/keelson/storage"
+	"github.com/paulmach/orb"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+)
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{
+		{BatchSize: -1},
+		{BatchTime: time.Microsecond},
+		{Topics: []string{bus.TopicDLQ}},
+		{RetryMin: time.Second, RetryMax: time.Millisecond},
+	} {
+		if err := c.Validate(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%+v: want ErrConfig, got %v", c, err)
+		}
+	}
+	var c Config
+	if err := c.Validate(); err != nil || c.BatchSize != 50000 || c.BatchTime != time.Second || c.Group != "keelson-sink" {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+}
+
+func TestDecodePoison(t *testing.T) {
+	var ev keelson.Event
+	for _, b := range []string{`{`, `{"v":1,"kind":"position"}`, `{"v":1,"id":"c/1/2","kind":"position"}`, `{"v":99,"id":"c/1/2","kind":"ais"}`, `{"id":"x"}`} {
+		if err := decode(&ev, []byte(b)); !errors.Is(err, ErrPoison) {
+			t.Errorf("%s: want ErrPoison, got %v", b, err)
+		}
+	}
+	if err := decode(&ev, []byte(`{"v":1,"id":"c/1/2","kind":"ais","ais_type":8}`)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startBroker starts the embedded Kafka-protocol broker on a TCP port.
+func startBroker(t testing.TB, partitions int) *bus.Broker {
+	t.Helper()
+	b, err := bus.StartBroker(context.Background(), bus.BrokerConfig{Partitions: partitions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func openDB(t testing.TB) *storage.DB {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("embedded ClickHouse: skipped with -short")
+	}
+	db, err := storage.Open(context.Background(), "chdb://"+t.TempDir(), storage.Options{})
+	if err != nil {
+		t.Fatalf("open embedded ClickHouse: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func positionEvent(collector string, seq uint64, mmsi keelson.MMSI, at time.Time) keelson.Event {
+	return keelson.Event{V: 1, ID: keelson.EventID{Collector: collector, Boot: 1, Seq: seq}, Kind: keelson.KindPosition,
+		Received: at, Source: keelson.Source{Collector: collector}, MMSI: mmsi, AISType: 1,
+		Position: &keelson.Position{Point: orb.Point{10 + float64(seq%1000)/1000, 55}, Class: keelson.ClassA,
+			SOG: 10, COG: 90, Heading: keelson.NA, ROT: keelson.NA, Second: uint8(at.Second()), Altitude: keelson.NA, HDOP: keelson.NA}}
+}
+
+func produce(t testing.TB, cfg bus.Config, msgs []kafka.Message) {
+	t.Helper()
+	w, err := cfg.NewWriter("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i := 0; i < len(msgs); i += 5000 {
+		if err := w.WriteMessages(context.Background(), msgs[i:min(i+5000, len(msgs))]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSinkDrainDLQ(t *testing.T) {
+	db := openDB(t)
+	br := startBroker(t, 4)
+	cfg := bus.Config{Brokers: []string{br.Addr()}}
+	at := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	var msgs []kafka.Message
+	const n = 20000
+	for i := 0; i < n; i++ {
+		e := positionEvent("c1", uint64(i), keelson.MMSI(200000000+i%100), at.Add(time.Duration(i)*time.Second))
+		msgs = append(msgs, kafka.Message{Topic: bus.TopicEvents, Key: e.Key(), Value: e.AppendJSON(nil)})
+		if i%5000 == 0 {
+			msgs = append(msgs, kafka.Message{Topic: bus.TopicEvents, Key: []byte("x"), Value: []byte(fmt.Sprintf("not json %d", i))})
+		}
+	}
+	produce(t, cfg, msgs)
+	reg := prometheus.NewRegistry()
+	run := func() {
+		s, err := New(Config{Bus: cfg, Drain: true, BatchSize: 3000, BatchTime: 200 * time.Millisecond, Registry: reg, Logger: testLogger(t)}, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run()
+	var cnt, ids uint64
+	if err := db.QueryRow(context.Background(), "SELECT count(), uniqExact(id) FROM events FINAL", nil, &cnt, &ids); err != nil {
+		t.Fatal(err)
+	}
+	if cnt != n || ids != n {
+		t.Fatalf("events: count %d, ids %d, want %d", cnt, ids, n)
+	}
+	var pos uint64
+	if err := db.QueryRow(context.Background(), "SELECT count() FROM positions FINAL", nil, &pos); err != nil || pos != n {
+		t.Fatalf("positions: %d %v", pos, err)
+	}
+	if got := counter(reg, "keelson_sink_dead_lettered_total"); got != 4 {
+		t.Errorf("dead-lettered metric %v, want 4", got)
+	}
+	// The dead letters are on the DLQ with their reason.
+	r := kafka.NewReader(cfg.ReaderConfig("", bus.TopicDLQ))
+	defer r.Close()
+	seen := 0
+	for p := 0; p < 4 && seen < 4; p++ {
+		r.Close()
+		rc := cfg.ReaderConfig("", bus.TopicDLQ)
+		rc.Partition = p
+		r = kafka.NewReader(rc)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			m, err := r.ReadMessage(ctx)
+			cancel()
+			if err != nil {
+				break
+			}
+			seen++
+			var reason string
+			for _, h := range m.Headers {
+				if h.Key == bus.HeaderError {
+					reason = string(h.Value)
+				}
+			}
+			if reason == "" || string(m.Value[:8]) != "not json" {
+				t.Errorf("dead letter %q: reason %q", m.Value, reason)
+			}
+		}
+	}
+	if seen != 4 {
+		t.Errorf("found %d dead letters on %s, want 4", seen, bus.TopicDLQ)
+	}
+	// A second drain finds nothing new and changes nothing.
+	run()
+	if err := db.QueryRow(context.Background(), "SELECT count() FROM events", nil, &cnt); err != nil || cnt != n {
+		t.Fatalf("after second drain: %d %v", cnt, err)
+	}
+}
+
+// counter returns the value of a registered counter, -1 when missing.
+func counter(reg *prometheus.Registry, name string) float64 {
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return -1
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
