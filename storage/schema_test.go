@@ -147,6 +147,7 @@ func TestInsertLargeBatch(t *testing.T) {
 	for i := 0; i < n; i++ {
 		e := testEvent(uint64(i), "c1")
 		e.Received = e.Received.Add(time.Duration(i) * time.Second)
+		e.Position.Second = uint8(e.Received.Second())
 		b.Add(&e)
 	}
 	if err := db.InsertEvents(ctx, b, "big"); err != nil {
