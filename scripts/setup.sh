@@ -39,8 +39,9 @@ case "${1:-lib}" in
   lib) fetch_libchdb ;;
   test)
     fetch_libchdb
-    # gpsd-tools: gpsdecode, the reference decoder the AIS tests compare with.
-    apt_install gpsd-tools
+    # gpsdecode, the reference decoder the AIS tests compare with: Debian 12
+    # ships it in gpsd-clients (gpsd-tools has only cgps and gpsmon there).
+    apt_install gpsd-tools gpsd-clients
     # chromium: the map page's browser test (web, cmd/keelson); docker-compose:
     # `docker-compose config` validates docker-compose.yml (no engine needed).
     apt_install chromium docker-compose
