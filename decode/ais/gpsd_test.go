@@ -160,6 +160,42 @@ func TestGPSDGoldenUpdate(t *testing.T) {
 	}
 }
 
+// TestGPSDGoldenFresh checks that the committed golden files are what the
+// installed gpsdecode prints (full runs only; fails without gpsdecode).
+func TestGPSDGoldenFresh(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full runs only")
+	}
+	if _, err := exec.LookPath("gpsdecode"); err != nil {
+		t.Fatal("gpsdecode not installed (scripts/setup.sh test installs gpsd-clients)")
+	}
+	for _, file := range captureFiles(t) {
+		gold := loadGolden(t, file)
+		samples := make([]sample, len(gold))
+		for i, g := range gold {
+			samples[i] = g.sample
+		}
+		outs := runGPSD(t, samples)
+		for i, g := range gold {
+			if (len(outs[i]) == 0) != (len(g.GPSD) == 0) {
+				t.Errorf("%s:%d: gpsdecode now prints %s, golden has %s", file, g.Line, outs[i], g.GPSD)
+				continue
+			}
+			if len(g.GPSD) == 0 {
+				continue
+			}
+			now, err1 := decodeJSONMap(outs[i])
+			was, err2 := decodeJSONMap(g.GPSD)
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			if d := diffMaps(was, now); len(d) > 0 {
+				t.Errorf("%s:%d: gpsdecode changed: %v", file, g.Line, d)
+			}
+		}
+	}
+}
+
 func loadGolden(t *testing.T, capture string) []golden {
 	data, err := os.ReadFile(goldenPath(capture))
 	if err != nil {
@@ -231,7 +267,7 @@ func gpsdKnown(g golden, m Message, err error) string {
 // on every message of every capture.
 func TestGPSDGolden(t *testing.T) {
 	var d Decoder
-	type stat struct{ n, ok, known, bad int }
+	type stat struct{ n, ok, same, rejected, silent, known, bad int }
 	byType := map[string]*stat{}
 	total := 0
 	var failures []string
@@ -250,6 +286,16 @@ func TestGPSDGolden(t *testing.T) {
 			key := "error"
 			if err == nil {
 				key = fmt.Sprintf("type %02d", m.Type())
+				switch b := m.(type) {
+				case *BinaryBroadcast:
+					if b.App != nil {
+						key += fmt.Sprintf(" %T", b.App)
+					}
+				case *BinaryAddressed:
+					if b.App != nil {
+						key += fmt.Sprintf(" %T", b.App)
+					}
+				}
 			} else if len(g.GPSD) > 0 {
 				var h struct{ Type int }
 				json.Unmarshal(g.GPSD, &h)
@@ -269,8 +315,10 @@ func TestGPSDGolden(t *testing.T) {
 			switch {
 			case len(g.GPSD) == 0 && err != nil:
 				st.ok++
+				st.rejected++
 			case len(g.GPSD) == 0 && len(m.AppendGPSD(nil)) == 0:
 				st.ok++ // Keelson decodes what gpsd rejects, and prints nothing for gpsd either
+				st.silent++
 			case len(g.GPSD) == 0:
 				st.bad++
 				failures = append(failures, fmt.Sprintf("%s: gpsd rejects, keelson decodes type %d", where, m.Type()))
@@ -292,6 +340,7 @@ func TestGPSDGolden(t *testing.T) {
 					continue
 				}
 				st.ok++
+				st.same++
 			}
 		}
 	}
@@ -302,7 +351,8 @@ func TestGPSDGolden(t *testing.T) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		s := byType[k]
-		t.Logf("%s: %5d messages, %5d agree, %3d documented differences, %3d mismatches", k, s.n, s.ok, s.known, s.bad)
+		t.Logf("%s: %5d messages, %5d agree (%5d identical objects, %3d both reject, %3d gpsd and AppendGPSD print nothing), %d documented differences, %d mismatches",
+			k, s.n, s.ok, s.same, s.rejected, s.silent, s.known, s.bad)
 	}
 	t.Logf("total %d messages", total)
 	for i, f := range failures {
