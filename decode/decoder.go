@@ -167,12 +167,15 @@ func (d *Decoder) Decode(dst []keelson.Event, line []byte, recv time.Time) ([]ke
 	return dst, err
 }
 
-// Fill overwrites e with the event of m, received at recv. It reuses the
-// storage of e.AIS (so that a loop filling one Event does not allocate for
-// it): do not pass an event whose AIS you still hold. Payload pointers
-// (Position, ...) are replaced, never written through.
+// Fill overwrites e with the event of m, received at recv. It reuses e's
+// storage: the AIS JSON buffer and, for AIS messages, the Position, Static
+// and Observation structs that e points to are written through (and
+// dropped when the message has no such payload). Pass a zero Event, or one
+// you own whose payloads nobody else holds; a loop that fills one Event
+// over and over does not allocate.
 func (d *Decoder) Fill(e *keelson.Event, m *Message, recv time.Time) {
 	aisBuf := e.AIS[:0]
+	pos, st, obs := e.Position, e.Static, e.Observation
 	*e = keelson.Event{
 		V:        keelson.SchemaVersion,
 		Received: recv,
@@ -187,6 +190,7 @@ func (d *Decoder) Fill(e *keelson.Event, m *Message, recv time.Time) {
 		AIS: aisBuf,
 	}
 	if m.AIS != nil {
+		e.Position, e.Static, e.Observation = pos, st, obs
 		ais.Fill(e, m.AIS)
 	} else {
 		fillNMEA(e, m.NMEA)

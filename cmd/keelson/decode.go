@@ -94,6 +94,9 @@ type decodeCmd struct {
 	errw   io.Writer
 	buf    []byte
 	ev     keelson.Event
+	pos    *keelson.Position
+	static *keelson.Static
+	obs    *keelson.Observation
 	recv   time.Time
 	emit   func(*decode.Message)
 }
@@ -111,8 +114,29 @@ func (c *decodeCmd) flush() error {
 func (c *decodeCmd) message(m *decode.Message) {
 	switch c.format {
 	case "json":
-		c.d.Fill(&c.ev, m, c.recv)
-		c.buf = c.ev.AppendJSON(c.buf)
+		// One event, filled over and over: keep its payload structs across
+		// messages of other kinds, so that nothing is allocated.
+		ev := &c.ev
+		if ev.Position == nil {
+			ev.Position = c.pos
+		}
+		if ev.Static == nil {
+			ev.Static = c.static
+		}
+		if ev.Observation == nil {
+			ev.Observation = c.obs
+		}
+		c.d.Fill(ev, m, c.recv)
+		if ev.Position != nil {
+			c.pos = ev.Position
+		}
+		if ev.Static != nil {
+			c.static = ev.Static
+		}
+		if ev.Observation != nil {
+			c.obs = ev.Observation
+		}
+		c.buf = ev.AppendJSON(c.buf)
 	case "gpsd":
 		if m.AIS == nil {
 			return // gpsdecode -j writes AIS only; own-ship sentences are skipped
