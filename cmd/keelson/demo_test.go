@@ -177,13 +177,15 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	// Let the looped replay lay down some track first.
-	time.Sleep(3 * time.Second)
+	// Let the looped replay lay down some track and history first (the
+	// browser test moves the time slider 15 s back).
+	time.Sleep(time.Until(d.started.Add(22 * time.Second)))
 	r, err := b.CheckMap(d.url, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("browser: %d vessels, clicked %s, track of %d points; status %q", r.Vessels, r.MMSI, r.TrackPoints, r.Status)
+	t.Logf("browser: %d vessels, clicked %s, track of %d points, %d vessels 15 s back, export %d bytes; status %q",
+		r.Vessels, r.MMSI, r.TrackPoints, r.ReplayVessels, r.ExportBytes, r.Status)
 	if r.Vessels < 20 {
 		t.Errorf("browser shows %d vessels, want >= 20", r.Vessels)
 	}
@@ -192,6 +194,12 @@ func TestDemo(t *testing.T) {
 	}
 	if r.TrackPoints < 1 {
 		t.Errorf("track of %s has %d points, want >= 1", r.MMSI, r.TrackPoints)
+	}
+	if r.ReplayVessels < 20 {
+		t.Errorf("time slider 15 s back shows %d vessels, want >= 20", r.ReplayVessels)
+	}
+	if r.ExportBytes < 100 {
+		t.Errorf("export of the view gave %d bytes", r.ExportBytes)
 	}
 	if *screenshot != "" {
 		if err := os.WriteFile(*screenshot, r.Screenshot, 0o644); err != nil {

@@ -348,6 +348,7 @@ async function refresh() {
     }
     if (seq !== loadSeq) return; // a newer request overtook this one
     showVessels(list);
+    document.body.dataset.frame = replayAt ? replayAt.toISOString() : "live";
     setStatus(`${list.length} vessel${list.length === 1 ? "" : "s"} ${replayAt ? "at " + fmtTime(replayAt) : "live"} · updated ${new Date().toLocaleTimeString()}`);
   } catch (err) {
     if (seq === loadSeq) handleError(err);
@@ -396,7 +397,7 @@ function startPlay() {
   if (Number(slider.value) >= 0) slider.value = slider.min;
   $("play").textContent = "❚❚";
   playing = setInterval(() => {
-    slider.value = Math.min(0, Number(slider.value) + 2);
+    slider.value = Math.min(0, Number(slider.value) + 1);
     onSlider();
     if (Number(slider.value) >= 0) stopPlay();
   }, 700);

@@ -95,6 +95,9 @@ type MapResult struct {
 	Card        string // text of its card
 	TrackPoints int    // points of its track
 	Screenshot  []byte // PNG of the page with the card and track open
+
+	ReplayVessels int // vessels shown with the time slider 15 s back
+	ExportBytes   int // size of the CSV export of the view
 }
 
 // CheckMap opens the map page at pageURL (with its #key= fragment), waits
@@ -158,6 +161,34 @@ func (b *Browser) CheckMap(pageURL string, timeout time.Duration) (MapResult, er
 		return r, fmt.Errorf("%w: screenshot: %v", ErrPage, err)
 	}
 	r.Screenshot = png
+
+	// The time slider: 15 s back shows the vessels of then.
+	r.ReplayVessels, err = chromedp.Run(ctx, chromedp.Evaluate[int](`(() => {
+		document.body.dataset.frame = "";
+		const s = document.getElementById("slider");
+		s.value = "-0.25";
+		s.dispatchEvent(new Event("input", { bubbles: true }));
+		return 0;
+	})()`))
+	if err == nil {
+		r.ReplayVessels, err = chromedp.Run(ctx, chromedp.Poll[int](
+			`(document.body.dataset.frame || "live") !== "live" && Number(document.body.dataset.vessels) + 1`,
+			chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+		r.ReplayVessels--
+	}
+	if err != nil {
+		return r, fmt.Errorf("%w: replay 15 s back: %v", ErrPage, err)
+	}
+	// The export button: a CSV of the view over the slider's window.
+	if err := chromedp.Do(ctx, chromedp.Click(`#exportbtn`, chromedp.NodeVisible)); err != nil {
+		return r, fmt.Errorf("%w: export: %v", ErrPage, err)
+	}
+	r.ExportBytes, err = chromedp.Run(ctx, chromedp.Poll[int](`Number(document.body.dataset.exportBytes || 0)`,
+		chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	if err != nil {
+		st, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
+		return r, fmt.Errorf("%w: export produced nothing within %s (status %q): %v", ErrPage, timeout, st, err)
+	}
 	return r, nil
 }
 
