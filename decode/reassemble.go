@@ -61,7 +61,6 @@ type fragKey struct {
 }
 
 type pendingMsg struct {
-	used  bool
 	key   fragKey
 	total int
 	have  uint16 // bit n set: fragment n received
@@ -87,7 +86,9 @@ type Reassembler struct {
 	maxFrags   int
 	maxAge     time.Duration
 	keepRaw    bool
-	pending    []pendingMsg
+	pending    []pendingMsg // storage; live and free hold indices into it
+	live       []int32      // the incomplete messages, unordered
+	free       []int32      // unused slots (a stack)
 	order      uint64
 	out        []byte
 	raw        [][]byte
@@ -109,28 +110,26 @@ func NewReassembler(maxPending, maxFragments int, maxAge time.Duration, keepRaw 
 	if maxAge == 0 {
 		maxAge = time.Minute
 	}
-	return &Reassembler{
+	r := &Reassembler{
 		maxPending: maxPending,
 		maxFrags:   maxFragments,
 		maxAge:     maxAge,
 		keepRaw:    keepRaw,
 		pending:    make([]pendingMsg, maxPending),
+		live:       make([]int32, 0, maxPending),
+		free:       make([]int32, maxPending),
 	}
+	for i := range r.free {
+		r.free[i] = int32(maxPending - 1 - i)
+	}
+	return r
 }
 
 // Stats returns the counters.
 func (r *Reassembler) Stats() ReassemblerStats { return r.stats }
 
 // Pending returns the number of incomplete messages held.
-func (r *Reassembler) Pending() int {
-	n := 0
-	for i := range r.pending {
-		if r.pending[i].used {
-			n++
-		}
-	}
-	return n
-}
+func (r *Reassembler) Pending() int { return len(r.live) }
 
 var (
 	errFragmentCount     = &fragmentError{"fragment count above the maximum"}
@@ -150,31 +149,26 @@ func (r *Reassembler) Add(f *Fragment) (*Assembled, error) {
 	}
 	k := fragKey{talker: f.Talker, channel: f.Channel, seq: int8(f.Seq), group: int32(f.Group)}
 	r.order++
+	// Only the pending messages are scanned (usually none or one or two):
+	// find f's, evict the stale, note the oldest.
 	var p *pendingMsg
-	free, oldest := -1, -1
-	for i := range r.pending {
-		q := &r.pending[i]
-		if !q.used {
-			if free < 0 {
-				free = i
-			}
-			continue
-		}
+	oldest := -1
+	for i := 0; i < len(r.live); {
+		q := &r.pending[r.live[i]]
 		if q.key == k {
 			p = q
+			i++
 			continue
 		}
 		if r.maxAge > 0 && !f.Recv.IsZero() && !q.recv.IsZero() && f.Recv.Sub(q.recv) > r.maxAge {
-			q.used = false
 			r.stats.Stale++
-			if free < 0 {
-				free = i
-			}
+			r.release(i)
 			continue
 		}
-		if oldest < 0 || q.order < r.pending[oldest].order {
+		if oldest < 0 || q.order < r.pending[r.live[oldest]].order {
 			oldest = i
 		}
+		i++
 	}
 	if p != nil {
 		bit := uint16(1) << f.Num
@@ -182,7 +176,7 @@ func (r *Reassembler) Add(f *Fragment) (*Assembled, error) {
 		case p.total != f.Total:
 			// A new message reuses the key: the old one is lost.
 			r.stats.Replaced++
-			p.used = false
+			p.reset(k, f, r.order)
 		case p.have&bit != 0:
 			if bytes.Equal(p.parts[f.Num-1], f.Payload) {
 				p.dup = true
@@ -190,22 +184,20 @@ func (r *Reassembler) Add(f *Fragment) (*Assembled, error) {
 				return nil, errDuplicateFragment
 			}
 			r.stats.Replaced++
-			p.used = false
+			p.reset(k, f, r.order)
 		case r.maxAge > 0 && !f.Recv.IsZero() && !p.recv.IsZero() && f.Recv.Sub(p.recv) > r.maxAge:
 			r.stats.Stale++
-			p.used = false
-		}
-		if !p.used {
-			p.used = true
 			p.reset(k, f, r.order)
 		}
 	} else {
-		if free < 0 {
-			free = oldest
+		if len(r.live) == r.maxPending {
 			r.stats.Overflow++
+			r.release(oldest)
 		}
-		p = &r.pending[free]
-		p.used = true
+		idx := r.free[len(r.free)-1]
+		r.free = r.free[:len(r.free)-1]
+		r.live = append(r.live, idx)
+		p = &r.pending[idx]
 		p.reset(k, f, r.order)
 	}
 	p.have |= 1 << f.Num
@@ -228,7 +220,12 @@ func (r *Reassembler) Add(f *Fragment) (*Assembled, error) {
 	if p.have != want {
 		return nil, ErrIncomplete
 	}
-	p.used = false
+	for i, idx := range r.live {
+		if &r.pending[idx] == p {
+			r.release(i)
+			break
+		}
+	}
 	r.stats.Completed++
 	r.out = r.out[:0]
 	for i := 0; i < p.total; i++ {
@@ -260,14 +257,18 @@ func (p *pendingMsg) reset(k fragKey, f *Fragment, order uint64) {
 	p.meta = FragmentMeta{}
 }
 
+// release frees the pending message live[i].
+func (r *Reassembler) release(i int) {
+	r.free = append(r.free, r.live[i])
+	r.live[i] = r.live[len(r.live)-1]
+	r.live = r.live[:len(r.live)-1]
+}
+
 // Flush drops every incomplete message and returns how many there were.
 func (r *Reassembler) Flush() int {
-	n := 0
-	for i := range r.pending {
-		if r.pending[i].used {
-			r.pending[i].used = false
-			n++
-		}
+	n := len(r.live)
+	for len(r.live) > 0 {
+		r.release(len(r.live) - 1)
 	}
 	r.stats.Flushed += uint64(n)
 	return n
