@@ -9,11 +9,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
 
 	chproto "github.com/ClickHouse/ch-go/proto"
+	chcolumn "github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 )
 
@@ -205,8 +207,27 @@ func (e *chdbEngine) query(ctx context.Context, sql string, params map[string]st
 	s := c.stream(q, "Native", params)
 	if err := c.resultErr(s); err != nil {
 		c.destroy(s)
-		e.release(c)
-		return nil, err
+		if !strings.Contains(err.Error(), "Streaming query is not supported") {
+			e.release(c)
+			return nil, err
+		}
+		// Statements libchdb cannot stream (SHOW, DESCRIBE, DDL, ...) run
+		// whole; their results are small.
+		res := c.query([]byte(q), "Native", params)
+		defer c.destroy(res)
+		if err := c.resultErr(res); err != nil {
+			e.release(c)
+			return nil, err
+		}
+		data := append([]byte(nil), c.bytes(res)...)
+		r := &chdbRows{e: e, c: c, ctx: ctx, eof: true, chunk: bytes.NewReader(data)}
+		r.rd = chproto.NewReader(r.chunk)
+		if !r.fill() && r.err != nil {
+			err := r.err
+			r.Close()
+			return nil, err
+		}
+		return r, nil
 	}
 	r := &chdbRows{e: e, c: c, s: s, ctx: ctx}
 	// Read the first block now, so that errors and the column names are
@@ -316,6 +337,13 @@ func (r *chdbRows) Scan(dest ...any) error {
 	return nil
 }
 
+func (r *chdbRows) Values() ([]any, error) {
+	if r.block == nil || r.row == 0 {
+		return nil, fmt.Errorf("storage: Values called without a row (call Next)")
+	}
+	return values(r.block.Columns, r.row-1, r.names)
+}
+
 func (r *chdbRows) Columns() []string     { return r.names }
 func (r *chdbRows) ColumnTypes() []string { return r.types }
 func (r *chdbRows) Err() error {
@@ -330,11 +358,26 @@ func (r *chdbRows) Close() error {
 		return nil
 	}
 	r.done = true
-	if !r.eof {
-		r.c.cancel(r.s)
+	if r.s != 0 {
+		if !r.eof {
+			r.c.cancel(r.s)
+		}
+		r.c.destroy(r.s)
 	}
-	r.c.destroy(r.s)
 	r.e.release(r.c)
 	r.block = nil
 	return nil
+}
+
+// values scans one row into values of each column's scan type.
+func values(cols []chcolumn.Interface, row int, names []string) ([]any, error) {
+	out := make([]any, len(cols))
+	for i, c := range cols {
+		p := reflect.New(c.ScanType())
+		if err := c.ScanRow(p.Interface(), row); err != nil {
+			return nil, fmt.Errorf("storage: column %s: %w", names[i], err)
+		}
+		out[i] = p.Elem().Interface()
+	}
+	return out, nil
 }

@@ -125,3 +125,26 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("missing lib: %v", err)
 	}
 }
+
+func TestQueryNonStreamable(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	rows, err := db.Query(ctx, "SHOW DATABASES", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if rows.Err() != nil || n == 0 {
+		t.Fatalf("SHOW DATABASES: %d rows, %v", n, rows.Err())
+	}
+	if _, err := db.Query(ctx, "DROP TABLE nope", nil, Settings{"readonly": 1}); !errors.Is(err, ErrQuery) {
+		t.Fatalf("want ErrQuery, got %v", err)
+	}
+}

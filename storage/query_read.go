@@ -89,14 +89,20 @@ func (w *where) sql() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
+// widen32 widens a stored Float32 to the float64 nearest its shortest decimal
+// (9.2, not 9.199999809265137); NaN stays NaN.
+func widen32(v float32) keelson.Float {
+	return keelson.Float(math.Round(float64(v)*1e6) / 1e6)
+}
+
 func e7param(deg float64) int64 { return int64(math.Round(deg * 1e7)) }
 
-// area adds a bounding box condition on lat_e7/lon_e7 columns (with prefix).
-func (w *where) area(a Area, prefix string) {
+// area adds a bounding box condition on the 1e-7 degree columns lat and lon.
+func (w *where) area(a Area, lat, lon string) {
 	if !a.Set {
 		return
 	}
-	w.add(prefix+"lat_e7 BETWEEN {s:Int64} AND {n:Int64} AND "+prefix+"lon_e7 BETWEEN {w:Int64} AND {e:Int64}",
+	w.add(lat+" BETWEEN {s:Int64} AND {n:Int64} AND "+lon+" BETWEEN {w:Int64} AND {e:Int64}",
 		"s", e7param(a.Bound.Min[1]), "n", e7param(a.Bound.Max[1]), "w", e7param(a.Bound.Min[0]), "e", e7param(a.Bound.Max[0]))
 }
 
@@ -119,7 +125,7 @@ func scanPos(rows Rows, p *PositionRow) error {
 	}
 	p.MMSI = keelson.MMSI(mmsi)
 	p.Lon, p.Lat = float64(lon)/1e7, float64(lat)/1e7
-	p.SOG, p.COG, p.Heading = keelson.Float(sog), keelson.Float(cog), keelson.Float(hdg)
+	p.SOG, p.COG, p.Heading = widen32(sog), widen32(cog), widen32(hdg)
 	return nil
 }
 
@@ -150,7 +156,7 @@ const shipTypeFilter = "mmsi IN (SELECT mmsi FROM vessels GROUP BY mmsi HAVING h
 func (r *Reader) Positions(ctx context.Context, q PositionQuery, fn func(*PositionRow) error) error {
 	w := where{p: Params{}}
 	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", q.From, "to", q.To)
-	w.area(q.Area, "")
+	w.area(q.Area, "lat_e7", "lon_e7")
 	if q.MMSIs != nil {
 		w.add("mmsi IN {mm:Array(UInt32)}", "mm", u32s(q.MMSIs))
 	}
@@ -213,7 +219,7 @@ func scanVessel(rows Rows, v *VesselRow, withPos bool) error {
 		return err
 	}
 	v.MMSI, v.IMO = keelson.MMSI(mmsi), imo
-	v.Draught = keelson.Float(draught)
+	v.Draught = widen32(draught)
 	if draught <= 0 {
 		v.Draught = keelson.NA
 	}
@@ -225,7 +231,7 @@ func scanVessel(rows Rows, v *VesselRow, withPos bool) error {
 		p := &v.Position
 		p.MMSI = v.MMSI
 		p.Lon, p.Lat = float64(lon)/1e7, float64(lat)/1e7
-		p.SOG, p.COG, p.Heading = keelson.Float(sog), keelson.Float(cog), keelson.Float(hdg)
+		p.SOG, p.COG, p.Heading = widen32(sog), widen32(cog), widen32(hdg)
 	}
 	return nil
 }
@@ -249,13 +255,13 @@ func (r *Reader) Latest(ctx context.Context, q LatestQuery, fn func(*VesselRow) 
 		src, statics = "positions", fmt.Sprintf(staticsBefore, "")
 	}
 	out := where{p: in.p} // on the latest row
-	out.area(q.Area, "p.")
+	out.area(q.Area, "p.lat", "p.lon")
 	if q.ShipTypes != nil {
 		out.add("has({types:Array(UInt8)}, v.ship_type)", "types", q.ShipTypes)
 	}
-	sql := `SELECT p.mmsi, p.ts, p.lon_e7, p.lat_e7, p.sog, p.cog, p.heading, p.nav_status, ` + staticCols + `
-FROM (SELECT mmsi, max(ts) AS ts, argMax(lon_e7, ts) AS lon_e7, argMax(lat_e7, ts) AS lat_e7,
-        argMax(sog, ts) AS sog, argMax(cog, ts) AS cog, argMax(heading, ts) AS heading, argMax(nav_status, ts) AS nav_status
+	sql := `SELECT p.mmsi, p.t, p.lon, p.lat, p.sog_, p.cog_, p.heading_, p.nav_status_, ` + staticCols + `
+FROM (SELECT mmsi, max(ts) AS t, argMax(lon_e7, ts) AS lon, argMax(lat_e7, ts) AS lat,
+        argMax(sog, ts) AS sog_, argMax(cog, ts) AS cog_, argMax(heading, ts) AS heading_, argMax(nav_status, ts) AS nav_status_
       FROM ` + src + in.sql() + ` GROUP BY mmsi) AS p
 LEFT JOIN (` + statics + `) AS v ON v.mmsi = p.mmsi` + out.sql() + `
 ORDER BY p.mmsi`
@@ -326,7 +332,7 @@ func queryObsFloatPtrs(o *keelson.Observation) []*keelson.Float {
 func (r *Reader) Observations(ctx context.Context, q ObservationQuery, fn func(*ObservationRow) error) error {
 	w := where{p: Params{}}
 	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", q.From, "to", q.To)
-	w.area(q.Area, "")
+	w.area(q.Area, "lat_e7", "lon_e7")
 	if q.MMSIs != nil {
 		w.add("mmsi IN {mm:Array(UInt32)}", "mm", u32s(q.MMSIs))
 	}
@@ -357,7 +363,7 @@ func (r *Reader) Observations(ctx context.Context, q ObservationQuery, fn func(*
 		ob.Point = [2]float64{float64(lon) / 1e7, float64(lat) / 1e7}
 		ob.Time = o.Time
 		for i, p := range queryObsFloatPtrs(ob) {
-			*p = keelson.Float(fl[i])
+			*p = widen32(fl[i])
 		}
 		return fn(&o)
 	})

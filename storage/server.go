@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -114,5 +115,20 @@ func (r *serverRows) ColumnTypes() []string {
 	}
 	return s
 }
+func (r *serverRows) Values() ([]any, error) {
+	ct := r.rows.ColumnTypes()
+	ptrs := make([]any, len(ct))
+	for i, c := range ct {
+		ptrs[i] = reflect.New(c.ScanType()).Interface()
+	}
+	if err := r.rows.Scan(ptrs...); err != nil {
+		return nil, wrapServerErr(err)
+	}
+	for i, p := range ptrs {
+		ptrs[i] = reflect.ValueOf(p).Elem().Interface()
+	}
+	return ptrs, nil
+}
+
 func (r *serverRows) Err() error   { return wrapServerErr(r.rows.Err()) }
 func (r *serverRows) Close() error { return wrapServerErr(r.rows.Close()) }

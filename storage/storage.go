@@ -136,6 +136,10 @@ type Rows interface {
 	Columns() []string
 	// ColumnTypes returns the result's ClickHouse column types.
 	ColumnTypes() []string
+	// Values returns the current row's values, each of its column's Go
+	// scan type (uint32, string, time.Time, []string, *float64 for a
+	// Nullable(Float64), ...).
+	Values() ([]any, error)
 	// Err returns the error that ended the iteration, if any.
 	Err() error
 	// Close releases the result; safe to call more than once.

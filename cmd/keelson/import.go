@@ -91,7 +91,11 @@ func runImport(ctx context.Context, args []string, io stdio) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(io.err, "import: %s: %d events (%s)\n", path, n, im.format)
+		if im.noise > 0 {
+			fmt.Fprintf(io.err, "import: %s: %d events (%s), %d undecodable lines skipped\n", path, n, im.format, im.noise)
+		} else {
+			fmt.Fprintf(io.err, "import: %s: %d events (%s)\n", path, n, im.format)
+		}
 	}
 	fmt.Fprintf(io.out, "imported %d events from %d files\n", total, fs.NArg())
 	if len(bad) > 0 {
@@ -115,6 +119,7 @@ type importer struct {
 	first   int // first line in the batch
 	statics map[keelson.MMSI]uint64
 	errs    []error
+	noise   int // undecodable NMEA lines
 	n       int
 }
 
@@ -203,10 +208,14 @@ func firstLine(b []byte) string {
 // sniffFormat guesses the format from the start of a file.
 func sniffFormat(head []byte) importFormat {
 	l := strings.ToLower(firstLine(head))
+	if all := strings.ToLower(string(head)); strings.Contains(all, "!aivd") || strings.Contains(all, "!bsvd") ||
+		strings.Contains(all, "!abvd") || strings.Contains(all, "$gprmc") || strings.Contains(all, "$gnrmc") {
+		return fmtNMEA
+	}
 	switch {
 	case l == "":
 		return fmtAuto
-	case l[0] == '!' || l[0] == '$' || l[0] == '\\':
+	case l[0] == '!' || l[0] == '$' || l[0] == '\\' || strings.Contains(l, "!aivd") || strings.Contains(l, "!bsvd") || strings.Contains(l, "!abvd"):
 		return fmtNMEA
 	case strings.Contains(l, "basedatetime") || strings.Contains(l, "base_date_time"):
 		return fmtNOAA
@@ -267,7 +276,12 @@ func (im *importer) nmea(ctx context.Context, r *bufio.Reader, mtime time.Time) 
 		var err error
 		evs, err = dec.Decode(evs[:0], b, mtime.Add(time.Duration(line)*time.Millisecond))
 		if err != nil && !errors.Is(err, decode.ErrIncomplete) {
-			im.bad(line, "%v", err)
+			// Undecodable sentences are everyday noise in captures:
+			// logged and counted, not a failure of the import.
+			im.noise++
+			if im.noise <= 10 {
+				im.log.Debug("undecodable line", "file", im.path, "line", line, "err", err)
+			}
 		}
 		for k := range evs {
 			e := &evs[k]

@@ -57,14 +57,10 @@ func runSQL(ctx context.Context, args []string, io stdio) error {
 		}
 		w.WriteByte('\n')
 	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
 	var line []byte
 	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := rows.Values()
+		if err != nil {
 			return fmt.Errorf("sql: %w", err)
 		}
 		line = line[:0]
