@@ -338,14 +338,9 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 }
 
 // appendFloat appends f as Float.AppendJSON does (shortest 'f' form, null
-// for NaN), with a fast path for values of at most six decimals.
-func appendFloat(b []byte, f Float) []byte {
-	v := float64(f)
-	if n, ok := decimal6(v); ok {
-		return appendDecimal6(b, n)
-	}
-	return f.AppendJSON(b)
-}
+// for NaN); both take the decimal6 fast path for values of at most six
+// decimals.
+func appendFloat(b []byte, f Float) []byte { return f.AppendJSON(b) }
 
 // decimal6 returns n with v == n/1e6 exactly (as parsing the decimal would
 // give), when |v| < 1e9 and v is not zero. Such a decimal has at most 15
