@@ -198,27 +198,27 @@ const sixbit = "@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_ !\"#$%&'()*+,-./0123456789:;<=
 // AppendText reads a 6-bit text field of nchars characters and appends it
 // to b the way gpsd does: the text stops at the first '@' (the AIS
 // terminator) and trailing spaces are trimmed. A text field cut short by the
-// end of the message keeps its whole characters and sets no error.
+// end of the message sets no error: a character cut by the end is read with
+// the bits that follow it in the buffer (fill bits, then zeros), as gpsd does.
 func (r *Reader) AppendText(b []byte, nchars int) []byte {
-	if r.err != nil {
+	if r.err != nil || nchars <= 0 {
 		return b
 	}
+	// A character cut by the end of the message is read with the bits
+	// that follow in the buffer (the fill bits, then zeros), as gpsd does.
+	end := r.pos + 6*nchars
+	if avail := (r.n - r.pos + 5) / 6; nchars > avail {
+		nchars, end = avail, r.n
+	}
 	start := len(b)
-	stopped := false
-	for i := 0; i < nchars; i++ {
-		if r.pos+6 > r.n {
-			r.pos = r.n
+	for p, stop := r.pos, r.pos+6*nchars; p < stop; p += 6 {
+		c := sixbit[uint64At(r.buf, p, 6)]
+		if c == '@' {
 			break
 		}
-		c := sixbit[uint64At(r.buf, r.pos, 6)]
-		r.pos += 6
-		if c == '@' {
-			stopped = true
-		}
-		if !stopped {
-			b = append(b, c)
-		}
+		b = append(b, c)
 	}
+	r.pos = end
 	for len(b) > start && b[len(b)-1] == ' ' {
 		b = b[:len(b)-1]
 	}

@@ -19,6 +19,7 @@ type sample struct {
 	Line    int    `json:"line"` // line of the last sentence, 1-based
 	Payload string `json:"payload"`
 	Fill    int    `json:"fill"`
+	bits    []byte // synthetic samples only: one bit per byte
 }
 
 // captureFiles lists the capture files.
@@ -80,7 +81,7 @@ func loadSamples(t testing.TB, file string) []sample {
 		}
 		k := key{string(fs[3]), string(fs[4])}
 		if total == 1 {
-			out = append(out, sample{file, ln, string(fs[5]), fill})
+			out = append(out, sample{File: file, Line: ln, Payload: string(fs[5]), Fill: fill})
 			continue
 		}
 		if num == 1 {
@@ -96,7 +97,7 @@ func loadSamples(t testing.TB, file string) []sample {
 		parts[k] = append(parts[k], fs[5]...)
 		next[k] = num + 1
 		if num == total {
-			out = append(out, sample{file, ln, string(parts[k]), fill})
+			out = append(out, sample{File: file, Line: ln, Payload: string(parts[k]), Fill: fill})
 			delete(parts, k)
 			delete(next, k)
 		}

@@ -144,6 +144,9 @@ func observation(e *keelson.Event, app Application, dac uint16, fi uint8) *keels
 	var o *keelson.Observation
 	switch a := app.(type) {
 	case *MetHydro11:
+		if a.Truncated {
+			return nil
+		}
 		o = newObservation(e, dac, fi)
 		e.Flags |= setPoint(&o.Point, a.Lon(), a.Lat())
 		o.Time = obsTime(e.Received, a.Day, a.Hour, a.Minute)
@@ -157,6 +160,9 @@ func observation(e *keelson.Event, app Application, dac uint16, fi uint8) *keels
 		o.SwellHeight, o.SwellPeriod, o.SwellDirection = a.SwellHeight(), a.SwellPeriod(), a.SwellDir()
 		o.SeaState, o.WaterTemp, o.Precipitation, o.Salinity, o.Ice = a.SeaState, a.WaterTemp(), a.Precipitation, a.Salinity(), a.Ice
 	case *MetHydro31:
+		if a.Truncated {
+			return nil
+		}
 		o = newObservation(e, dac, fi)
 		e.Flags |= setPoint(&o.Point, a.Lon(), a.Lat())
 		o.Time = obsTime(e.Received, a.Day, a.Hour, a.Minute)

@@ -24,7 +24,7 @@ type PositionReport struct {
 	Second     uint8  // UTC second of the report (60 n/a, 61 manual, 62 dead reckoning, 63 inoperative)
 	Maneuver   uint8  // special manoeuvre indicator (0 n/a)
 	RAIM       bool
-	Radio      uint32 // communication state (SOTDMA/ITDMA)
+	Radio      uint32 // communication state (SOTDMA/ITDMA); a shorter message has the bits there are, as gpsd reads them
 }
 
 // ROT returns rot scaled to physical units, keelson.NA when not available.
@@ -93,7 +93,7 @@ func (m *PositionReport) decode(r *Reader, ms *messages) {
 	m.Maneuver = uint8(r.at(143, 2))
 	m.RAIM = r.at(148, 1) != 0
 	r.Seek(149)
-	m.Radio = uint32(r.optUint(19))
+	decodeRadio1(m, r, ms)
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -2461,7 +2461,8 @@ func (m *SingleSlotBinary) decode(r *Reader, ms *messages) {
 		m.AppID = uint16(r.Uint(16))
 	}
 	m.DataBits = max(r.Remaining()-0, 0)
-	m.Data, m.gpsdLast = r.data(&ms.arena, m.DataBits)
+	m.gpsdLast = gpsdDataLast(r, m.MsgType, m.Addressed, m.Structured, m.DataBits)
+	m.Data, _ = r.data(&ms.arena, m.DataBits)
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -2542,7 +2543,8 @@ func (m *MultiSlotBinary) decode(r *Reader, ms *messages) {
 		m.AppID = uint16(r.Uint(16))
 	}
 	m.DataBits = max(r.Remaining()-20, 0)
-	m.Data, m.gpsdLast = r.data(&ms.arena, m.DataBits)
+	m.gpsdLast = gpsdDataLast(r, m.MsgType, m.Addressed, m.Structured, m.DataBits)
+	m.Data, _ = r.data(&ms.arena, m.DataBits)
 	m.Radio = uint32(r.Uint(20))
 }
 
@@ -2724,8 +2726,11 @@ func (m *LongRangePosition) Clone() Message {
 func (m *LongRangePosition) bits() int { return m.NBits }
 
 // MetHydro11 is IMO236 meteorological and hydrographic data (DAC 1, FI 11).
-// It is decoded from the data of message types 8.
+// It is decoded from the data of message types 6, 8.
 type MetHydro11 struct {
+	// Truncated is set when the data is shorter than the layout's 286 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated        bool
 	LatRaw           int32 // latitude, 1/1000 min
 	LonRaw           int32 // longitude, 1/1000 min
 	Day              uint8
@@ -3017,7 +3022,7 @@ func (m *MetHydro11) Salinity() keelson.Float {
 }
 
 func (m *MetHydro11) decode(r *Reader, ms *messages) {
-	*m = MetHydro11{}
+	*m = MetHydro11{Truncated: r.Remaining() < 286}
 	base := r.Pos()
 	_ = base
 	n := r.Len()
@@ -3063,10 +3068,11 @@ func (m *MetHydro11) decode(r *Reader, ms *messages) {
 
 // AppendJSON appends Keelson's JSON object of the message.
 func (m *MetHydro11) AppendJSON(b []byte) []byte {
-	b = append(b, '{')
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
 	n := m.bits()
 	_ = n
-	b = append(b, "\"lat\":"...)
+	b = append(b, ",\"lat\":"...)
 	b = m.Lat().AppendJSON(b)
 	b = append(b, ",\"lon\":"...)
 	b = m.Lon().AppendJSON(b)
@@ -3228,8 +3234,11 @@ func (m *MetHydro11) cloneApp() Application {
 func (m *MetHydro11) bits() int { return 0 }
 
 // MetHydro31 is IMO289 meteorological and hydrographic data (DAC 1, FI 31).
-// It is decoded from the data of message types 8.
+// It is decoded from the data of message types 6, 8.
 type MetHydro31 struct {
+	// Truncated is set when the data is shorter than the layout's 290 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated        bool
 	LonRaw           int32 // longitude, 1/1000 min
 	LatRaw           int32 // latitude, 1/1000 min
 	Accuracy         bool
@@ -3526,7 +3535,7 @@ func (m *MetHydro31) Salinity() keelson.Float {
 }
 
 func (m *MetHydro31) decode(r *Reader, ms *messages) {
-	*m = MetHydro31{}
+	*m = MetHydro31{Truncated: r.Remaining() < 290}
 	base := r.Pos()
 	_ = base
 	n := r.Len()
@@ -3574,10 +3583,11 @@ func (m *MetHydro31) decode(r *Reader, ms *messages) {
 
 // AppendJSON appends Keelson's JSON object of the message.
 func (m *MetHydro31) AppendJSON(b []byte) []byte {
-	b = append(b, '{')
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
 	n := m.bits()
 	_ = n
-	b = append(b, "\"lon\":"...)
+	b = append(b, ",\"lon\":"...)
 	b = m.Lon().AppendJSON(b)
 	b = append(b, ",\"lat\":"...)
 	b = m.Lat().AppendJSON(b)
@@ -3744,6 +3754,9 @@ func (m *MetHydro31) bits() int { return 0 }
 // InlandStatic is Inland AIS ship static and voyage related data (DAC 200, FI 10).
 // It is decoded from the data of message types 8.
 type InlandStatic struct {
+	// Truncated is set when the data is shorter than the layout's 104 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated      bool
 	VIN            string // European vessel identification number (ENI)
 	Length         uint16 // 0.1 m
 	Beam           uint16 // 0.1 m
@@ -3757,7 +3770,7 @@ type InlandStatic struct {
 }
 
 func (m *InlandStatic) decode(r *Reader, ms *messages) {
-	*m = InlandStatic{}
+	*m = InlandStatic{Truncated: r.Remaining() < 104}
 	base := r.Pos()
 	_ = base
 	n := r.Len()
@@ -3777,10 +3790,11 @@ func (m *InlandStatic) decode(r *Reader, ms *messages) {
 
 // AppendJSON appends Keelson's JSON object of the message.
 func (m *InlandStatic) AppendJSON(b []byte) []byte {
-	b = append(b, '{')
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
 	n := m.bits()
 	_ = n
-	b = append(b, "\"vin\":"...)
+	b = append(b, ",\"vin\":"...)
 	b = appendJSONString(b, m.VIN)
 	b = append(b, ",\"length\":"...)
 	b = strconv.AppendUint(b, uint64(m.Length), 10)
@@ -3848,6 +3862,9 @@ func (m *InlandStatic) bits() int { return 0 }
 // AtoNMonitoring is GLA aid-to-navigation monitoring data (DAC 235 or 250, FI 10).
 // It is decoded from the data of message types 6.
 type AtoNMonitoring struct {
+	// Truncated is set when the data is shorter than the layout's 44 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated   bool
 	AnaIntRaw   uint16 // internal analogue, 0.05 V
 	AnaExt1Raw  uint16 // raw ITU value; see AnaExt1()
 	AnaExt2Raw  uint16 // raw ITU value; see AnaExt2()
@@ -3877,7 +3894,7 @@ func (m *AtoNMonitoring) AnaExt2() keelson.Float {
 }
 
 func (m *AtoNMonitoring) decode(r *Reader, ms *messages) {
-	*m = AtoNMonitoring{}
+	*m = AtoNMonitoring{Truncated: r.Remaining() < 44}
 	base := r.Pos()
 	_ = base
 	n := r.Len()
@@ -3895,10 +3912,11 @@ func (m *AtoNMonitoring) decode(r *Reader, ms *messages) {
 
 // AppendJSON appends Keelson's JSON object of the message.
 func (m *AtoNMonitoring) AppendJSON(b []byte) []byte {
-	b = append(b, '{')
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
 	n := m.bits()
 	_ = n
-	b = append(b, "\"ana_int\":"...)
+	b = append(b, ",\"ana_int\":"...)
 	b = m.AnaInt().AppendJSON(b)
 	b = append(b, ",\"ana_ext1\":"...)
 	b = m.AnaExt1().AppendJSON(b)
@@ -4112,7 +4130,7 @@ func (ms *messages) decodeType(t uint8, r *Reader) Message {
 }
 
 func (ms *messages) decodeApp(typ int, dac uint16, fi uint8, r *Reader) Application {
-	if dac == 1 && fi == 11 && (typ == 8) && r.Remaining() >= 286 {
+	if dac == 1 && fi == 11 && (typ == 6 || typ == 8) {
 		m := &ms.aMetHydro11
 		m.decode(r, ms)
 		if r.Err() != nil {
@@ -4120,7 +4138,7 @@ func (ms *messages) decodeApp(typ int, dac uint16, fi uint8, r *Reader) Applicat
 		}
 		return m
 	}
-	if dac == 1 && fi == 31 && (typ == 8) && r.Remaining() >= 290 {
+	if dac == 1 && fi == 31 && (typ == 6 || typ == 8) {
 		m := &ms.aMetHydro31
 		m.decode(r, ms)
 		if r.Err() != nil {
@@ -4128,7 +4146,7 @@ func (ms *messages) decodeApp(typ int, dac uint16, fi uint8, r *Reader) Applicat
 		}
 		return m
 	}
-	if dac == 200 && fi == 10 && (typ == 8) && r.Remaining() >= 104 {
+	if dac == 200 && fi == 10 && (typ == 8) {
 		m := &ms.aInlandStatic
 		m.decode(r, ms)
 		if r.Err() != nil {
@@ -4136,7 +4154,7 @@ func (ms *messages) decodeApp(typ int, dac uint16, fi uint8, r *Reader) Applicat
 		}
 		return m
 	}
-	if (dac == 235 || dac == 250) && fi == 10 && (typ == 6) && r.Remaining() >= 44 {
+	if (dac == 235 || dac == 250) && fi == 10 && (typ == 6) {
 		m := &ms.aAtoNMonitoring
 		m.decode(r, ms)
 		if r.Err() != nil {

@@ -227,3 +227,45 @@ func (r *Reader) appendTextUntrimmed(b []byte, nchars int) []byte {
 	}
 	return b
 }
+
+func lastByte(b []byte) byte {
+	if len(b) == 0 {
+		return 0
+	}
+	return b[len(b)-1]
+}
+
+// decodeRadio1 reads the radio status of a class A report: 19 bits, or
+// what is left of a message shorter than 168 bits (as gpsd does).
+func decodeRadio1(m *PositionReport, r *Reader, _ *messages) {
+	n := min(r.Remaining(), 19)
+	m.Radio = uint32(r.Uint(n))
+}
+
+// gpsdDataLast returns the last byte of gpsd's hex dump of the data of a
+// type 25 or 26 message (the reader is at the data): gpsd copies the bytes
+// from bit 40 (56 when structured) up to its bit count, and shifts an
+// addressed message's data left by 30 bits inside that copy, so zeros come
+// in at the end.
+func gpsdDataLast(r *Reader, typ uint8, addressed, structured bool, nbits int) byte {
+	if nbits <= 0 {
+		return 0
+	}
+	base := 40 + 16*b2i(structured)
+	pre := r.n - base
+	if typ == 26 {
+		pre -= 20
+	}
+	limit := base + 8*((pre+7)/8)
+	p := r.pos + 8*((nbits+7)/8-1)
+	var v byte
+	if p>>3+8 <= len(r.buf) {
+		v = byte(uint64At(r.buf, p, 8))
+	}
+	if keep := limit - p; keep <= 0 {
+		v = 0
+	} else if keep < 8 {
+		v &= 0xFF << (8 - keep)
+	}
+	return v
+}

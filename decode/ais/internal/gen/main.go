@@ -57,6 +57,7 @@ type F struct {
 	GLeg  string
 	GNA   int64
 	GWhen string
+	GLast string // KData: func computing the last byte of gpsd's hex dump
 }
 
 // Msg is a message (or application message) layout.
@@ -98,6 +99,7 @@ func (f F) gl(g, leg string) F    { f.G, f.GKind, f.GLeg = g, "leg", leg; return
 func (f F) gls(g, leg string) F   { f.G, f.GKind, f.GLeg = g, "legs", leg; return f }
 func (f F) gfn(fn string) F       { f.GKind, f.GFn = "fn", fn; return f }
 func (f F) gwhen(c string) F      { f.GWhen = c; return f }
+func (f F) glast(fn string) F     { f.GLast = fn; return f }
 func (f F) opt() F                { f.Opt = true; return f }
 func (f F) when(c string) F       { f.When = c; return f }
 func (f F) at(off int) F          { f.At = off; return f }
@@ -178,6 +180,10 @@ func (g *gen) msg(m Msg, isApp bool) {
 	g.p("type %s struct {", m.Name)
 	if !isApp {
 		g.p("Header")
+	} else {
+		g.p("// Truncated is set when the data is shorter than the layout's %d bits: the", m.MinBits)
+		g.p("// missing fields then hold what gpsd reads there (fill bits, then zeros).")
+		g.p("Truncated bool")
 	}
 	for _, f := range m.Fields {
 		switch f.K {
@@ -242,7 +248,7 @@ func (g *gen) msg(m Msg, isApp bool) {
 	// decode
 	g.p("func (m *%s) decode(r *Reader, ms *messages) {", m.Name)
 	if isApp {
-		g.p("*m = %s{}", m.Name)
+		g.p("*m = %s{Truncated: r.Remaining() < %d}", m.Name, m.MinBits)
 		g.p("base := r.Pos()")
 		g.p("_ = base")
 	} else {
@@ -312,13 +318,14 @@ func (g *gen) msg(m Msg, isApp bool) {
 	g.p("// AppendJSON appends Keelson's JSON object of the message.")
 	g.p("func (m *%s) AppendJSON(b []byte) []byte {", m.Name)
 	if isApp {
-		g.p("b = append(b, '{')")
+		g.p("b = append(b, `{\"truncated\":`...)")
+		g.p("b = strconv.AppendBool(b, m.Truncated)")
 	} else {
 		g.p("b = m.Header.appendJSON(b)")
 	}
 	g.p("n := m.bits()")
 	g.p("_ = n")
-	first := isApp
+	first := false
 	for _, f := range m.Fields {
 		if f.K == KSpare {
 			continue
@@ -517,7 +524,12 @@ func (g *gen) readField(m Msg, f F, isApp bool) {
 		g.p("m.%s = r.text(&ms.arena, r.Remaining()/6)", name)
 	case KData:
 		g.p("m.%sBits = max(r.Remaining()-%d, 0)", f.Name, f.Reserve)
-		g.p("m.%s, m.gpsdLast = r.data(&ms.arena, m.%sBits)", f.Name, f.Name)
+		if f.GLast != "" {
+			g.p("m.gpsdLast = %s(r, m.MsgType, m.Addressed, m.Structured, m.%sBits)", f.GLast, f.Name)
+			g.p("m.%s, _ = r.data(&ms.arena, m.%sBits)", f.Name, f.Name)
+		} else {
+			g.p("m.%s, m.gpsdLast = r.data(&ms.arena, m.%sBits)", f.Name, f.Name)
+		}
 	case KApp:
 		g.p("start := r.Pos()")
 		g.p("m.DataBits = r.Remaining()")
@@ -634,7 +646,7 @@ func main() {
 		if m.AltDAC != 0 {
 			dc = fmt.Sprintf("(dac == %d || dac == %d)", m.DAC, m.AltDAC)
 		}
-		g.p("if %s && fi == %d && (%s) && r.Remaining() >= %d {", dc, m.FI, typesCond("typ", m.On), m.MinBits)
+		g.p("if %s && fi == %d && (%s) {", dc, m.FI, typesCond("typ", m.On))
 		g.p("m := &ms.a%s", m.Name)
 		g.p("m.decode(r, ms)")
 		g.p("if r.Err() != nil { return nil }")

@@ -23,7 +23,7 @@ var messages = []Msg{
 			u("Maneuver", 2).doc("special manoeuvre indicator (0 n/a)"),
 			spare(3),
 			b("RAIM").j("raim").g("raim"),
-			u("Radio", 19).opt().doc("communication state (SOTDMA/ITDMA)"),
+			u("Radio", 19).custom("decodeRadio1").doc("communication state (SOTDMA/ITDMA); a shorter message has the bits there are, as gpsd reads them"),
 		},
 	},
 	{
@@ -362,7 +362,7 @@ var messages = []Msg{
 			b("Structured"),
 			mmsi("Dest").when("m.Addressed").j("dest_mmsi").g("dest_mmsi"),
 			u("AppID", 16).when("m.Structured").j("app_id").doc("application identifier (DAC << 6 | FI) when structured"),
-			data("Data", 0),
+			data("Data", 0).glast("gpsdDataLast"),
 		},
 	},
 	{
@@ -374,7 +374,7 @@ var messages = []Msg{
 			b("Structured"),
 			mmsi("Dest").when("m.Addressed").j("dest_mmsi").g("dest_mmsi"),
 			u("AppID", 16).when("m.Structured").j("app_id"),
-			data("Data", 20),
+			data("Data", 20).glast("gpsdDataLast"),
 			u("Radio", 20).gfn("gpsdRadio26"),
 		},
 	},
@@ -400,7 +400,7 @@ var messages = []Msg{
 // decoded into fields. Offsets are relative to the start of the data.
 var apps = []Msg{
 	{
-		Name: "MetHydro11", DAC: 1, FI: 11, On: []int{8}, GOn: []int{8}, MinBits: 286,
+		Name: "MetHydro11", DAC: 1, FI: 11, On: []int{6, 8}, GOn: []int{8}, MinBits: 286,
 		Doc: "MetHydro11 is IMO236 meteorological and hydrographic data (DAC 1, FI 11).",
 		Fields: []F{
 			i("Lat", 24).doc("latitude, 1/1000 min").scale(60000, 0, 5460000).j("lat").gf(4),
@@ -441,7 +441,7 @@ var apps = []Msg{
 		},
 	},
 	{
-		Name: "MetHydro31", DAC: 1, FI: 31, On: []int{8}, GOn: []int{8}, MinBits: 290,
+		Name: "MetHydro31", DAC: 1, FI: 31, On: []int{6, 8}, GOn: []int{8}, MinBits: 290,
 		Doc: "MetHydro31 is IMO289 meteorological and hydrographic data (DAC 1, FI 31).",
 		Fields: []F{
 			i("Lon", 25).doc("longitude, 1/1000 min").scale(60000, 0, 10860000).j("lon").gf(4),
