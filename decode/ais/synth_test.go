@@ -33,7 +33,10 @@ func synthKinds() []synthKind {
 		ks = append(ks, synthKind{typ: typ, dac: -1, fi: -1, lengths: base[typ]})
 	}
 	// The application messages that gpsd decodes.
-	for _, a := range []struct{ typ, dac, fi int; lengths []int }{
+	for _, a := range []struct {
+		typ, dac, fi int
+		lengths      []int
+	}{
 		{6, 1, 12, []int{360, 300}}, {6, 1, 14, []int{190, 376}}, {6, 1, 15, []int{104}}, {6, 1, 16, []int{136, 104}},
 		{6, 1, 18, []int{360}}, {6, 1, 20, []int{360}}, {6, 1, 25, []int{134, 168}}, {6, 1, 28, []int{149, 300}},
 		{6, 1, 30, []int{98, 200}}, {6, 1, 32, []int{185, 273}},
