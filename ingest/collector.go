@@ -200,9 +200,16 @@ func (c *Collector) Run(ctx context.Context) error {
 				r.start = p
 			}
 		}
-		wg.Add(1)
+		// A read from stdin cannot be interrupted: its goroutine is not
+		// waited for (it ends with the process; its sends watch ctx).
+		wait := spec.Kind != KindStdin
+		if wait {
+			wg.Add(1)
+		}
 		go func() {
-			defer wg.Done()
+			if wait {
+				defer wg.Done()
+			}
 			if err := r.run(inCtx); err != nil {
 				inputErr <- err
 			}
@@ -251,7 +258,7 @@ func (c *Collector) drained(ctx context.Context) <-chan struct{} {
 	ch := make(chan struct{})
 	go func() {
 		defer close(ch)
-		for c.spool.Pending() > 0 && ctx.Err() == nil {
+		for !c.spool.Drained() && ctx.Err() == nil {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
@@ -445,7 +452,7 @@ func (c *Collector) send(ctx context.Context, allDone <-chan struct{}) error {
 			default:
 			}
 		}
-		return finished && c.spool.Pending() == 0
+		return finished && c.spool.Drained()
 	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()

@@ -28,7 +28,7 @@ var ErrInput = errors.New("ingest: invalid input")
 //	tcp://host:port                    TCP client (reconnects with backoff)
 //	tcp-listen://:port                 TCP server (instruments connect to us)
 //	udp://:port                        UDP listener
-//	file://path?speed=1&loop=false&shift=now   file replay
+//	file://path?speed=1&loop=false&shift=now   file replay (rate=N: N lines/s instead of the capture's times)
 //	stdin:                             standard input
 type InputConfig struct {
 	Name string
@@ -55,6 +55,7 @@ type InputSpec struct {
 	Addr  string  // host:port (tcp, tcp-listen, udp), device (serial) or path (file)
 	Baud  int     // serial
 	Speed float64 // file: replay speed factor; 0 as fast as possible
+	Rate  float64 // file: lines per second, for captures without times; 0 off
 	Loop  bool    // file: start again at the end
 	Shift bool    // file: re-stamp times so the replay looks live
 }
@@ -120,6 +121,12 @@ func ParseInput(s string) (InputSpec, error) {
 			spec.Speed, err = strconv.ParseFloat(v, 64)
 			if err != nil || spec.Speed < 0 {
 				return spec, fmt.Errorf("%w: %s: bad speed %q", ErrInput, s, v)
+			}
+		}
+		if v := q.Get("rate"); v != "" {
+			spec.Rate, err = strconv.ParseFloat(v, 64)
+			if err != nil || spec.Rate < 0 {
+				return spec, fmt.Errorf("%w: %s: bad rate %q", ErrInput, s, v)
 			}
 		}
 		if v := q.Get("loop"); v != "" {
@@ -530,6 +537,8 @@ func (r *runner) runFile(ctx context.Context) error {
 	var nlines int
 	var pace pacer
 	pace.speed = r.spec.Speed
+	var rateStart time.Time
+	var rateN float64
 	for {
 		if _, err := f.Seek(startAt, io.SeekStart); err != nil {
 			return fmt.Errorf("ingest: input %s: %w", r.spec.Name, err)
@@ -551,7 +560,17 @@ func (r *runner) runFile(ctx context.Context) error {
 				skip := lr.off <= skipTo
 				l := Line{Data: bytes.Clone(b), Orig: orig, Skip: skip,
 					Pos: Position{Pass: pass, Offset: lr.off, Resume: min(resume, lineStart)}}
-				if !skip {
+				if !skip && r.spec.Rate > 0 {
+					if rateStart.IsZero() {
+						rateStart = time.Now()
+					}
+					rateN++
+					if d := time.Until(rateStart.Add(time.Duration(rateN / r.spec.Rate * float64(time.Second)))); d > time.Millisecond {
+						if sleepCtx(ctx, d) != nil {
+							return nil
+						}
+					}
+				} else if !skip {
 					if err := pace.wait(ctx, orig); err != nil {
 						return nil
 					}
@@ -580,6 +599,17 @@ func (r *runner) runFile(ctx context.Context) error {
 		pass++
 		startAt, skipTo, nlines = 0, 0, 0
 		pace.reset()
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

@@ -217,6 +217,8 @@ type segment struct {
 	size   int64 // valid bytes
 	events int   // events in the segment
 	acked  int   // events acknowledged (or skipped at open)
+	recs   int   // records in the segment
+	ackRec int   // records acknowledged
 }
 
 func segName(id uint64) string { return fmt.Sprintf("seg-%016d.spool", id) }
@@ -225,6 +227,7 @@ func segName(id uint64) string { return fmt.Sprintf("seg-%016d.spool", id) }
 type SpoolStats struct {
 	Bytes     int64  // size of the segments on disk
 	Pending   int64  // events spooled and not yet acknowledged
+	Records   int64  // records (batches, with raw sentences) not yet acknowledged
 	Appended  uint64 // events appended since Open
 	Acked     uint64 // events acknowledged since Open
 	Dropped   uint64 // unsent events deleted by the size cap since Open
@@ -313,7 +316,7 @@ func OpenSpool(cfg SpoolConfig) (*Spool, error) {
 		if err != nil {
 			return nil, err
 		}
-		if id < cseg || seg.size == 0 || seg.acked == seg.events && id == cseg && coff >= seg.size {
+		if id < cseg || seg.size == 0 || id == cseg && coff >= seg.size {
 			// fully acknowledged (or empty): no longer needed
 			os.Remove(filepath.Join(cfg.Dir, segName(id)))
 			continue
@@ -321,6 +324,7 @@ func OpenSpool(cfg SpoolConfig) (*Spool, error) {
 		s.segs = append(s.segs, seg)
 		s.stats.Bytes += seg.size
 		s.stats.Pending += int64(seg.events - seg.acked)
+		s.stats.Records += int64(seg.recs - seg.ackRec)
 	}
 	s.stats.Recovered = s.stats.Pending
 	next := uint64(1)
@@ -453,8 +457,10 @@ func (s *Spool) recoverSegment(id, cseg uint64, coff int64) (*segment, error) {
 		}
 		end := off + recordHeader + int64(len(buf))
 		seg.events += fr.Events
+		seg.recs++
 		if id < cseg || (id == cseg && end <= coff) {
 			seg.acked += fr.Events
+			seg.ackRec++
 		}
 		if last := fr.FirstSeq + uint64(fr.Events); fr.Events > 0 && last > s.nextSeq {
 			s.nextSeq = last
@@ -707,6 +713,8 @@ func (s *Spool) Append(b *Batch) error {
 	}
 	act.size += size
 	act.events += b.Events
+	act.recs++
+	s.stats.Records++
 	s.stats.Bytes += size
 	s.stats.Pending += int64(b.Events)
 	s.stats.Appended += uint64(b.Events)
@@ -744,6 +752,7 @@ func (s *Spool) dropOldest(why string) {
 	s.segs = s.segs[1:]
 	s.stats.Bytes -= seg.size
 	s.stats.Pending -= int64(lost)
+	s.stats.Records -= int64(seg.recs - seg.ackRec)
 	s.stats.Dropped += uint64(lost)
 	if s.rseg <= seg.id {
 		s.rseg, s.roff = s.segs[0].id, 0
@@ -915,6 +924,8 @@ func (s *Spool) Ack(fr *Frame) error {
 		return nil // dropped by the size cap while in flight
 	}
 	seg.acked += fr.Events
+	seg.ackRec++
+	s.stats.Records--
 	s.stats.Pending -= int64(fr.Events)
 	s.stats.Acked += uint64(fr.Events)
 	if err := s.writeCursor(fr.Seg, fr.End); err != nil {
@@ -938,6 +949,14 @@ func (s *Spool) Pending() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stats.Pending
+}
+
+// Drained reports whether every appended record is acknowledged (or
+// dropped).
+func (s *Spool) Drained() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats.Records == 0
 }
 
 // Close syncs and closes the spool, persisting the registry.
