@@ -46,6 +46,9 @@ case "${1:-lib}" in
     # `docker-compose config` validates docker-compose.yml (no engine needed).
     apt_install chromium docker-compose
     web_deps
+    # clickhouse-server (Debian's 18.16): the wire peer of the storage
+    # server-path tests, which start it themselves on a loopback port.
+    apt_install clickhouse-server
     ;;
   *) echo "usage: scripts/setup.sh [lib|test]" >&2; exit 2 ;;
 esac
