@@ -1,7 +1,9 @@
 package ais
 
 import (
+	"bytes"
 	"encoding/binary"
+	"slices"
 	"unsafe"
 )
 
@@ -211,12 +213,26 @@ func (r *Reader) AppendText(b []byte, nchars int) []byte {
 		nchars, end = avail, r.n
 	}
 	start := len(b)
-	for p, stop := r.pos, r.pos+6*nchars; p < stop; p += 6 {
-		c := sixbit[uint64At(r.buf, p, 6)]
-		if c == '@' {
-			break
-		}
-		b = append(b, c)
+	b = slices.Grow(b, nchars)[:start+nchars]
+	out := b[start:]
+	k, p := 0, r.pos
+	for ; k+8 <= nchars; k, p = k+8, p+48 {
+		w := uint64At(r.buf, p, 48)
+		o := out[k : k+8 : k+8]
+		o[0] = sixbit[w>>42&63]
+		o[1] = sixbit[w>>36&63]
+		o[2] = sixbit[w>>30&63]
+		o[3] = sixbit[w>>24&63]
+		o[4] = sixbit[w>>18&63]
+		o[5] = sixbit[w>>12&63]
+		o[6] = sixbit[w>>6&63]
+		o[7] = sixbit[w&63]
+	}
+	for ; k < nchars; k, p = k+1, p+6 {
+		out[k] = sixbit[uint64At(r.buf, p, 6)]
+	}
+	if i := bytes.IndexByte(out, '@'); i >= 0 {
+		b = b[:start+i]
 	}
 	r.pos = end
 	for len(b) > start && b[len(b)-1] == ' ' {
