@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	chproto "github.com/ClickHouse/ch-go/proto"
@@ -31,6 +32,8 @@ type chdbEngine struct {
 	mu    sync.Mutex
 	done  bool
 	nbuf  sync.Pool
+	spool string // directory of insert files
+	seq   atomic.Uint64
 	tzLoc *time.Location
 }
 
@@ -62,7 +65,13 @@ func openCHDB(ctx context.Context, dir string, opts Options) (*chdbEngine, error
 	if chdbOpenDir != "" {
 		return nil, fmt.Errorf("%w (%s)", ErrEngineBusy, chdbOpenDir)
 	}
-	e := &chdbEngine{l: l, dir: abs, pool: make(chan *chConn, opts.Conns)}
+	e := &chdbEngine{l: l, dir: abs, pool: make(chan *chConn, opts.Conns), spool: filepath.Join(abs, "keelson-insert")}
+	// Leftovers of a crashed process are not data (their batches were
+	// never acknowledged, so the sink replays them).
+	os.RemoveAll(e.spool)
+	if err := os.MkdirAll(e.spool, 0o700); err != nil {
+		return nil, fmt.Errorf("storage: data directory: %w", err)
+	}
 	for i := 0; i < opts.Conns; i++ {
 		c, err := l.open([]string{"clickhouse", "--path=" + abs})
 		if err != nil {
@@ -168,28 +177,34 @@ func (e *chdbEngine) exec(ctx context.Context, sql string, params map[string]str
 	return e.run(ctx, []byte(q), params)
 }
 
-// insert sends the block in Native format as the value of a query
-// parameter read by the format() table function:
+// insert writes the block in Native format to a file of the engine's
+// spool directory and runs
 //
-//	INSERT INTO t (cols) SETTINGS ... SELECT * FROM format(Native, {data:String})
+//	INSERT INTO t (cols) SETTINGS ... SELECT * FROM file({path:String}, Native)
 //
-// Inline data after "FORMAT Native" in the statement is not binary-safe in
-// libchdb 26.5 (a "\n\n" in the data cuts it short), a parameter is.
+// Rows never travel as SQL text. Inline data after "FORMAT Native" is not
+// binary-safe in libchdb 26.5 (a "\n\n" in the bytes cuts it short), and a
+// multi-megabyte query parameter costs more than a page-cached file.
 func (e *chdbEngine) insert(ctx context.Context, table string, b *block, settings Settings) error {
 	q, err := statement(ctx, "INSERT INTO "+table+" "+b.names(), settings)
 	if err != nil {
 		return err
 	}
-	q += " SELECT * FROM format(Native, {data:String})"
+	q += " SELECT * FROM file({path:String}, Native)"
 	bufp, _ := e.nbuf.Get().(*[]byte)
 	if bufp == nil {
 		bufp = new([]byte)
 	}
 	raw := b.appendNative((*bufp)[:0])
-	err = e.run(ctx, []byte(q), map[string]string{"data": escapeTSVBytes(raw)})
+	path := filepath.Join(e.spool, fmt.Sprintf("%d-%d.native", os.Getpid(), e.seq.Add(1)))
+	err = os.WriteFile(path, raw, 0o600)
 	*bufp = raw[:0]
 	e.nbuf.Put(bufp)
-	return err
+	if err != nil {
+		return fmt.Errorf("storage: insert spool: %w", err)
+	}
+	defer os.Remove(path)
+	return e.run(ctx, []byte(q), map[string]string{"path": escapeTSV(path)})
 }
 
 func (e *chdbEngine) query(ctx context.Context, sql string, params map[string]string, settings Settings) (Rows, error) {

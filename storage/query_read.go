@@ -106,6 +106,15 @@ func (w *where) area(a Area, lat, lon string) {
 		"s", e7param(a.Bound.Min[1]), "n", e7param(a.Bound.Max[1]), "w", e7param(a.Bound.Min[0]), "e", e7param(a.Bound.Max[0]))
 }
 
+// ints widens ship types: a []uint8 would be bound as a string.
+func ints(v []uint8) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x)
+	}
+	return out
+}
+
 func u32s(mm []keelson.MMSI) []uint32 {
 	out := make([]uint32, len(mm))
 	for i, m := range mm {
@@ -161,7 +170,7 @@ func (r *Reader) Positions(ctx context.Context, q PositionQuery, fn func(*Positi
 		w.add("mmsi IN {mm:Array(UInt32)}", "mm", u32s(q.MMSIs))
 	}
 	if q.ShipTypes != nil {
-		w.add(shipTypeFilter, "types", q.ShipTypes)
+		w.add(shipTypeFilter, "types", ints(q.ShipTypes))
 	}
 	if q.After != nil {
 		w.add("(ts, mmsi) > ({cts:DateTime64(3)}, {cmmsi:UInt32})", "cts", q.After.Time, "cmmsi", uint32(q.After.MMSI))
@@ -257,7 +266,7 @@ func (r *Reader) Latest(ctx context.Context, q LatestQuery, fn func(*VesselRow) 
 	out := where{p: in.p} // on the latest row
 	out.area(q.Area, "p.lat", "p.lon")
 	if q.ShipTypes != nil {
-		out.add("has({types:Array(UInt8)}, v.ship_type)", "types", q.ShipTypes)
+		out.add("has({types:Array(UInt8)}, v.ship_type)", "types", ints(q.ShipTypes))
 	}
 	sql := `SELECT p.mmsi, p.t, p.lon, p.lat, p.sog_, p.cog_, p.heading_, p.nav_status_, ` + staticCols + `
 FROM (SELECT mmsi, max(ts) AS t, argMax(lon_e7, ts) AS lon, argMax(lat_e7, ts) AS lat,
