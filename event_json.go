@@ -2,6 +2,7 @@ package keelson
 
 import (
 	"math"
+	mathbits "math/bits"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -337,6 +338,18 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 	return append(b, 'Z', '"')
 }
 
+// appendFloatFast appends v as strconv.AppendFloat(b, v, 'f', -1, 64)
+// does, faster for the values of events (Float.AppendJSON uses it).
+func appendFloatFast(b []byte, v float64) []byte {
+	if n, ok := decimal6(v); ok {
+		return appendDecimal6(b, n)
+	}
+	if b2, ok := shortestFloat(b, v); ok {
+		return b2
+	}
+	return strconv.AppendFloat(b, v, 'f', -1, 64)
+}
+
 // appendFloat appends f as Float.AppendJSON does (shortest 'f' form, null
 // for NaN); both take the decimal6 fast path for values of at most six
 // decimals.
@@ -392,10 +405,10 @@ func appendJSONFloat(b []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(b, "null"...)
 	}
-	if n, ok := decimal6(f); ok {
-		return appendDecimal6(b, n)
-	}
 	abs := math.Abs(f)
+	if abs >= 1e-6 && abs < 1e21 {
+		return appendFloatFast(b, f) // encoding/json uses 'f' in this range
+	}
 	format := byte('f')
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'
@@ -475,4 +488,169 @@ func appendJSONString(b []byte, s string, escapeHTML bool) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// shortestFloat appends the shortest decimal ('f' form) that parses back to
+// v, the same bytes as strconv.AppendFloat(b, v, 'f', -1, 64), for
+// 1e-3 <= |v| < 1e9 and not more than 17 significant digits: the range of
+// coordinates, speeds and courses. It reports false (and appends nothing)
+// outside that range or when it cannot be sure, and the caller falls back
+// to strconv. The digits are found with exact 128-bit integer arithmetic:
+// the nearest 15-, 16- then 17-digit decimal to v is checked against v's
+// rounding interval.
+func shortestFloat(b []byte, v float64) ([]byte, bool) {
+	neg := v < 0
+	if neg {
+		v = -v
+	}
+	if !(v >= 1e-3 && v < 1e9) {
+		return b, false
+	}
+	bits := math.Float64bits(v)
+	m := bits&(1<<52-1) | 1<<52
+	e := int(bits>>52&0x7ff) - 1075 // v = m * 2^e, -62 <= e <= -23
+	if e > -23 || e < -62 || m == 1<<52 {
+		return b, false // (powers of two have a lopsided rounding interval: rare, left to strconv)
+	}
+	shift := uint(-e)
+	// e10: the decimal exponent of v's leading digit (v in [10^e10, 10^(e10+1))).
+	x2 := int(bits>>52&0x7ff) - 1023 // floor(log2 v), -10..29
+	e10 := (x2 * 1233) >> 12         // floor(log10 2^x2)
+	if e10+4 < len(pow10) && v >= pow10[e10+4] {
+		e10++
+	}
+	base := e10
+	for L := 15; L <= 17; L++ {
+		e10 := base
+		for try := 0; try < 2; try++ {
+			k := L - 1 - e10 // D = round(v * 10^k), 7 <= k <= 20
+			if k < 0 || k > 19 {
+				return b, false
+			}
+			// P = m * 10^k (< 2^53 * 10^19 < 2^117)
+			phi, plo := mul64(m, pow10u[k])
+			// D = round(P / 2^shift), exact ties reported.
+			d, tie := roundShift(phi, plo, shift)
+			if tie {
+				return b, false
+			}
+			if d >= pow10u[L] {
+				e10++
+				continue
+			}
+			if d < pow10u[L-1] {
+				e10--
+				continue
+			}
+			ok, sure := roundTrips(d, shift, phi, plo, pow10u[k])
+			if !sure {
+				return b, false
+			}
+			if ok {
+				return appendDigits(b, neg, d, L, e10), true
+			}
+			break
+		}
+	}
+	return b, false
+}
+
+const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
+
+var pow10 = [...]float64{1e-3, 1e-2, 1e-1, 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
+
+var pow10u = func() (t [20]uint64) {
+	t[0] = 1
+	for i := 1; i < 20; i++ {
+		t[i] = t[i-1] * 10
+	}
+	return t
+}()
+
+func mul64(a, b uint64) (hi, lo uint64) { return mathbits.Mul64(a, b) }
+
+// roundShift returns (hi,lo) / 2^s rounded to nearest, s in [23, 62], and
+// whether it was an exact tie (or too large: the caller falls back).
+func roundShift(hi, lo uint64, s uint) (uint64, bool) {
+	// s is in [23, 62].
+	if hi>>s != 0 {
+		return 0, true // too large: let strconv do it
+	}
+	q := hi<<(64-s) | lo>>s
+	rem := lo & (1<<s - 1)
+	half := uint64(1) << (s - 1)
+	switch {
+	case rem > half:
+		q++
+	case rem == half:
+		return q, true
+	}
+	return q, false
+}
+
+// roundTrips reports whether d * 10^-k parses back to v = m * 2^-s, with
+// P = m * 10^k = (phi, plo): 2*|d*2^s - P| must be below 10^k (half a unit
+// in the last place of v, scaled). Exactly half is a tie that parsing breaks
+// to even: not sure, left to strconv.
+func roundTrips(d uint64, s uint, phi, plo, p10 uint64) (ok, sure bool) {
+	ahi, alo := d>>(64-s), d<<s // A = d * 2^s, s < 64
+	var dhi, dlo, borrow uint64
+	if ahi < phi || ahi == phi && alo < plo {
+		dlo, borrow = mathbits.Sub64(plo, alo, 0)
+		dhi, _ = mathbits.Sub64(phi, ahi, borrow)
+	} else {
+		dlo, borrow = mathbits.Sub64(alo, plo, 0)
+		dhi, _ = mathbits.Sub64(ahi, phi, borrow)
+	}
+	if dhi != 0 || dlo >= 1<<62 {
+		return false, true
+	}
+	twice := dlo * 2
+	if twice == p10 {
+		return false, false
+	}
+	return twice < p10, true
+}
+
+// appendDigits writes the L-digit integer d scaled so that its leading
+// digit has decimal exponent e10, in 'f' form without trailing zeros.
+func appendDigits(b []byte, neg bool, d uint64, L, e10 int) []byte {
+	var digits [20]byte
+	i := L
+	for ; i >= 2; i -= 2 {
+		q := d / 100
+		r := d - q*100
+		digits[i-2], digits[i-1] = digits2[2*r], digits2[2*r+1]
+		d = q
+	}
+	if i == 1 {
+		digits[0] = byte('0' + d)
+	}
+	n := L
+	for n > 1 && digits[n-1] == '0' {
+		n--
+	}
+	if neg {
+		b = append(b, '-')
+	}
+	if e10 >= 0 {
+		intDigits := e10 + 1
+		if n <= intDigits {
+			b = append(b, digits[:n]...)
+			for i := n; i < intDigits; i++ {
+				b = append(b, '0')
+			}
+			return b
+		}
+		b = append(b, digits[:intDigits]...)
+		b = append(b, '.')
+		return append(b, digits[intDigits:n]...)
+	}
+	b = append(b, '0', '.')
+	for i := 0; i < -e10-1; i++ {
+		b = append(b, '0')
+	}
+	return append(b, digits[:n]...)
 }

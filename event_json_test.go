@@ -266,3 +266,63 @@ func TestAppendFloatFastPath(t *testing.T) {
 		}
 	}
 }
+
+func TestShortestFloat(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	check := func(v float64) {
+		got, ok := shortestFloat(nil, v)
+		want := strconv.AppendFloat(nil, v, 'f', -1, 64)
+		if ok && string(got) != string(want) {
+			t.Fatalf("%v (%x): got %s want %s", v, math.Float64bits(v), got, want)
+		}
+		if !ok && len(got) != 0 {
+			t.Fatalf("%v: appended %q without ok", v, got)
+		}
+	}
+	hits := 0
+	for i := range 3000000 {
+		var v float64
+		switch i % 6 {
+		case 0: // AIS coordinates: 1/10000 minute
+			v = float64(r.Int64N(2*108000000)-108000000) / 600000
+		case 1:
+			v = float64(r.Int64N(2*54000000)-54000000) / 600000
+		case 2: // any double in range
+			v = math.Float64frombits(r.Uint64()>>2 | 0x3f50000000000000)
+			if r.IntN(2) == 0 {
+				v = -v
+			}
+		case 3:
+			v = r.Float64() * math.Pow10(r.IntN(12)-3)
+		case 4: // short decimals, and their neighbours
+			v = math.Nextafter(float64(r.Int64N(1e9))/math.Pow10(r.IntN(9)), math.Inf(r.IntN(2)*2-1))
+		default:
+			v = float64(r.Int64N(1e15)) / math.Pow10(r.IntN(16))
+		}
+		if _, ok := shortestFloat(nil, v); ok {
+			hits++
+		}
+		check(v)
+	}
+	for _, v := range []float64{1e-3, 0.001, 1e9, 999999999.9999999, 0.1, 0.2, 0.3, 1, 2, 4, 1024, 123.456, -5.277916666666667, 32.60059, math.Nextafter(1e-3, 0), math.Nextafter(1e9, 0)} {
+		check(v)
+	}
+	if hits < 2000000 {
+		t.Errorf("fast path taken %d times of 3000000", hits)
+	}
+}
+
+func BenchmarkShortestFloat(b *testing.B) {
+	buf := make([]byte, 0, 32)
+	v := float64(-3166750) / 600000
+	b.Run("keelson", func(b *testing.B) {
+		for b.Loop() {
+			buf, _ = shortestFloat(buf[:0], v)
+		}
+	})
+	b.Run("strconv", func(b *testing.B) {
+		for b.Loop() {
+			buf = strconv.AppendFloat(buf[:0], v, 'f', -1, 64)
+		}
+	})
+}

@@ -79,10 +79,7 @@ func (f Float) AppendJSON(b []byte) []byte {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return append(b, "null"...)
 	}
-	if n, ok := decimal6(v); ok { // fast path, same bytes (event_json.go)
-		return appendDecimal6(b, n)
-	}
-	return strconv.AppendFloat(b, v, 'f', -1, 64)
+	return appendFloatFast(b, v) // strconv.AppendFloat(b, v, 'f', -1, 64), faster (event_json.go)
 }
 
 // UnmarshalJSON decodes a number, or null as NaN.
