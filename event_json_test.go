@@ -326,3 +326,26 @@ func BenchmarkShortestFloat(b *testing.B) {
 		}
 	})
 }
+
+// FuzzFloatFormat: the fast float paths write what strconv and
+// encoding/json write.
+func FuzzFloatFormat(f *testing.F) {
+	f.Add(-5.277916666666667)
+	f.Add(999999999.9999999)
+	f.Add(1e-3)
+	f.Add(0.1)
+	f.Fuzz(func(t *testing.T, v float64) {
+		got, want := Float(v).AppendJSON(nil), strconv.AppendFloat(nil, v, 'f', -1, 64)
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			want = []byte("null")
+		}
+		if string(got) != string(want) {
+			t.Fatalf("%v: got %s want %s", v, got, want)
+		}
+		if jw, err := json.Marshal(v); err == nil {
+			if got := appendJSONFloat(nil, v); string(got) != string(jw) {
+				t.Fatalf("%v: got %s want %s", v, got, jw)
+			}
+		}
+	})
+}
