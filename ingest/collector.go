@@ -220,7 +220,13 @@ func (c *Collector) Run(ctx context.Context) error {
 	defer stopSend()
 	allDone := make(chan struct{}) // closed when every finite input is spooled
 	sendErr := make(chan error, 1)
-	go func() { sendErr <- c.send(sendCtx, allDone) }()
+	go func() {
+		err := c.send(sendCtx, allDone)
+		if err != nil && !errors.Is(err, errDrained) && sendCtx.Err() == nil {
+			stopInputs() // the sender failed for good (spool error): stop
+		}
+		sendErr <- err
+	}()
 
 	perr := c.pipeline(inCtx, lines, states, inputErr, allDone)
 	stopInputs()
@@ -230,27 +236,31 @@ func (c *Collector) Run(ctx context.Context) error {
 		<-sendErr
 		return perr
 	}
-	if ctx.Err() != nil {
-		// Shutdown: give the sender a bounded time to drain the spool.
-		c.log.Info("shutting down: flushing", "pending_events", c.spool.Pending(), "timeout", c.cfg.ShutdownTimeout)
-		t := time.AfterFunc(c.cfg.ShutdownTimeout, stopSend)
-		defer t.Stop()
+	if ctx.Err() == nil {
+		// every input ended (or the sender failed): wait until the sender
+		// has everything acknowledged, or until shutdown
 		select {
-		case <-c.drained(sendCtx):
-		case <-sendCtx.Done():
+		case err := <-sendErr:
+			if errors.Is(err, errDrained) {
+				c.log.Info("all inputs ended and every event acknowledged")
+				return nil
+			}
+			return err
+		case <-ctx.Done():
 		}
-		stopSend()
-		<-sendErr
-		c.log.Info("stopped", "unsent_events_kept", c.spool.Pending())
-		return nil
 	}
-	// every input ended: wait until the sender has everything acknowledged
-	err := <-sendErr
-	if errors.Is(err, errDrained) {
-		c.log.Info("all inputs ended and every event acknowledged")
-		return nil
+	// Shutdown: give the sender a bounded time to drain the spool.
+	c.log.Info("shutting down: flushing", "pending_events", c.spool.Pending(), "timeout", c.cfg.ShutdownTimeout)
+	t := time.AfterFunc(c.cfg.ShutdownTimeout, stopSend)
+	defer t.Stop()
+	select {
+	case <-c.drained(sendCtx):
+	case <-sendCtx.Done():
 	}
-	return err
+	stopSend()
+	<-sendErr
+	c.log.Info("stopped", "unsent_events_kept", c.spool.Pending())
+	return nil
 }
 
 // drained returns a channel closed once the spool is empty.

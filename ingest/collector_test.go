@@ -31,12 +31,12 @@ import (
 
 // The real captures the tests replay (see testdata/README.md).
 var (
-	zeus    = "../testdata/gnss/bundg_zeus_9.log"        // own-ship instruments, 5,000 lines
-	hemi    = "../testdata/gnss/hemi.log"                // own-ship GNSS compass
-	goais   = "../testdata/ais/goais_aistest.nmea"       // AIS with ns receive-time prefixes
-	tagged  = "../testdata/ais/libais_tagblock.nmea"     // AIS with tag blocks
-	dmaPGHP = "../testdata/ais/dma_stream_example.txt"   // AIS with $PGHP headers
-	ais250  = "../testdata/ais/dma_ais250.txt"           // AIS, 250 messages
+	zeus    = "../testdata/gnss/bundg_zeus_9.log"      // own-ship instruments, 5,000 lines
+	hemi    = "../testdata/gnss/hemi.log"              // own-ship GNSS compass
+	goais   = "../testdata/ais/goais_aistest.nmea"     // AIS with ns receive-time prefixes
+	tagged  = "../testdata/ais/libais_tagblock.nmea"   // AIS with tag blocks
+	dmaPGHP = "../testdata/ais/dma_stream_example.txt" // AIS with $PGHP headers
+	ais250  = "../testdata/ais/dma_ais250.txt"         // AIS, 250 messages
 	_       = []string{zeus, hemi, goais, tagged, dmaPGHP, ais250}
 )
 
@@ -638,6 +638,7 @@ func TestCollectAuth(t *testing.T) {
 			want, _ := expected(t, hemi)
 			cfg := collectorConfig(t, b.Addr(), "hemi=file://"+abs+"?speed=0")
 			cfg.Kafka = bus.Config{Brokers: []string{b.Addr()}, TLSCAFile: files.CA, SASL: mech, User: "ship", Password: "wrong"}
+			cfg.ShutdownTimeout = 500 * time.Millisecond
 			reg := prometheus.NewRegistry()
 			cfg.Registry = reg
 			c, err := ingest.New(cfg)
