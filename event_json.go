@@ -30,7 +30,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = append(b, '/')
 		b = strconv.AppendInt(b, e.ID.Boot, 10)
 		b = append(b, '/')
-		b = strconv.AppendUint(b, e.ID.Seq, 10)
+		b = appendSmallUint(b, e.ID.Seq)
 		b = append(b, '"')
 	}
 	b = append(b, `,"kind":`...)
@@ -51,7 +51,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = append(b, '}')
 	if e.MMSI != 0 {
 		b = append(b, `,"mmsi":`...)
-		b = strconv.AppendUint(b, uint64(e.MMSI), 10)
+		b = appendSmallUint(b, uint64(e.MMSI))
 	}
 	if e.Vessel != "" {
 		b = append(b, `,"vessel":`...)
@@ -59,11 +59,11 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	}
 	if e.AISType != 0 {
 		b = append(b, `,"ais_type":`...)
-		b = strconv.AppendUint(b, uint64(e.AISType), 10)
+		b = appendSmallUint(b, uint64(e.AISType))
 	}
 	if e.Flags != 0 {
 		b = append(b, `,"flags":`...)
-		b = strconv.AppendUint(b, uint64(e.Flags), 10)
+		b = appendSmallUint(b, uint64(e.Flags))
 	}
 	if e.Position != nil {
 		b = append(b, `,"position":`...)
@@ -112,13 +112,13 @@ func (p *Position) appendJSON(b []byte) []byte {
 	b = append(b, `,"rot":`...)
 	b = appendFloat(b, p.ROT)
 	b = append(b, `,"nav_status":`...)
-	b = strconv.AppendUint(b, uint64(p.NavStatus), 10)
+	b = appendSmallUint(b, uint64(p.NavStatus))
 	b = append(b, `,"accuracy":`...)
 	b = strconv.AppendBool(b, p.Accuracy)
 	b = append(b, `,"raim":`...)
 	b = strconv.AppendBool(b, p.RAIM)
 	b = append(b, `,"second":`...)
-	b = strconv.AppendUint(b, uint64(p.Second), 10)
+	b = appendSmallUint(b, uint64(p.Second))
 	b = appendFloatOmit(b, "altitude", p.Altitude)
 	b = appendUintOmit(b, "fix_quality", uint64(p.FixQuality))
 	b = appendUintOmit(b, "satellites", uint64(p.Satellites))
@@ -164,9 +164,9 @@ func (s *Static) appendJSON(b []byte) []byte {
 
 func (o *Observation) appendJSON(b []byte) []byte {
 	b = append(b, `{"dac":`...)
-	b = strconv.AppendUint(b, uint64(o.DAC), 10)
+	b = appendSmallUint(b, uint64(o.DAC))
 	b = append(b, `,"fi":`...)
-	b = strconv.AppendUint(b, uint64(o.FI), 10)
+	b = appendSmallUint(b, uint64(o.FI))
 	b = append(b, `,"point":`...)
 	b = appendPoint(b, o.Point)
 	if !o.Time.IsZero() {
@@ -212,7 +212,7 @@ func (o *Observation) appendJSON(b []byte) []byte {
 	} {
 		b = append(b, f.key...)
 		if f.u != nil {
-			b = strconv.AppendUint(b, uint64(*f.u), 10)
+			b = appendSmallUint(b, uint64(*f.u))
 		} else {
 			b = appendFloat(b, f.v)
 		}
@@ -276,7 +276,7 @@ func appendUintField(b []byte, n int, key string, v uint64) []byte {
 		return b
 	}
 	b = appendKey(b, n, key)
-	return strconv.AppendUint(b, v, 10)
+	return appendSmallUint(b, v)
 }
 
 // appendUintOmit appends an omitempty integer field after other fields.
@@ -287,7 +287,7 @@ func appendUintOmit(b []byte, key string, v uint64) []byte {
 	b = append(b, ',', '"')
 	b = append(b, key...)
 	b = append(b, '"', ':')
-	return strconv.AppendUint(b, v, 10)
+	return appendSmallUint(b, v)
 }
 
 // appendFloatOmit appends an omitzero Float field (omitted when NaN) after
@@ -372,22 +372,48 @@ func appendDecimal6(b []byte, n int64) []byte {
 		b = append(b, '-')
 		n = -n
 	}
-	b = strconv.AppendInt(b, n/1e6, 10)
-	frac := n % 1e6
+	u := uint64(n)
+	ip, frac := u/1e6, u%1e6
+	b = appendSmallUint(b, ip)
 	if frac == 0 {
 		return b
 	}
+	// Six fraction digits, two at a time, then trailing zeros trimmed.
 	var d [7]byte
 	d[0] = '.'
-	for i := 6; i >= 1; i-- {
-		d[i] = byte('0' + frac%10)
-		frac /= 10
-	}
+	f1, f2, f3 := frac/10000, frac/100%100, frac%100
+	d[1], d[2] = digits2[2*f1], digits2[2*f1+1]
+	d[3], d[4] = digits2[2*f2], digits2[2*f2+1]
+	d[5], d[6] = digits2[2*f3], digits2[2*f3+1]
 	k := 7
 	for d[k-1] == '0' {
 		k--
 	}
 	return append(b, d[:k]...)
+}
+
+// appendSmallUint appends u in decimal, two digits at a time.
+func appendSmallUint(b []byte, u uint64) []byte {
+	if u < 10 {
+		return append(b, byte('0'+u))
+	}
+	var d [20]byte
+	i := len(d)
+	for u >= 100 {
+		q := u / 100
+		r := u - q*100
+		i -= 2
+		d[i], d[i+1] = digits2[2*r], digits2[2*r+1]
+		u = q
+	}
+	if u >= 10 {
+		i -= 2
+		d[i], d[i+1] = digits2[2*u], digits2[2*u+1]
+	} else {
+		i--
+		d[i] = byte('0' + u)
+	}
+	return append(b, d[i:]...)
 }
 
 // appendPoint appends an orb.Point as encoding/json does: [lon,lat].
