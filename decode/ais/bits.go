@@ -125,7 +125,11 @@ func (r *Reader) Pos() int { return r.pos }
 func (r *Reader) Len() int { return r.n }
 
 // Remaining returns the number of bits left to read.
-func (r *Reader) Remaining() int { return r.n - r.pos }
+func (r *Reader) Remaining() int { return max(r.n-r.pos, 0) }
+
+// seekRaw moves to pos even past the end, for the optional reads of
+// repeated groups.
+func (r *Reader) seekRaw(pos int) { r.pos = max(pos, 0) }
 
 // Seek moves to bit pos (clamped to the bits' length).
 func (r *Reader) Seek(pos int) {
@@ -210,7 +214,11 @@ func (r *Reader) AppendText(b []byte, nchars int) []byte {
 	// that follow in the buffer (the fill bits, then zeros), as gpsd does.
 	end := r.pos + 6*nchars
 	if avail := (r.n - r.pos + 5) / 6; nchars > avail {
-		nchars, end = avail, r.n
+		nchars, end = avail, max(r.n, r.pos)
+	}
+	if nchars <= 0 {
+		r.pos = end
+		return b
 	}
 	start := len(b)
 	b = slices.Grow(b, nchars)[:start+nchars]

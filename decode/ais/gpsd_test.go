@@ -313,13 +313,7 @@ func gpsdKnown(g golden, m Message, err error) string {
 
 // gpsdOnlyApps are the application messages that gpsd decodes into fields
 // and Keelson does not (yet): see docs/ais.md.
-var gpsdOnlyApps = map[[3]int]bool{
-	{6, 1, 12}: true, {6, 1, 14}: true, {6, 1, 15}: true, {6, 1, 16}: true, {6, 1, 18}: true,
-	{6, 1, 20}: true, {6, 1, 25}: true, {6, 1, 28}: true, {6, 1, 30}: true, {6, 1, 32}: true,
-	{6, 200, 21}: true, {6, 200, 22}: true, {6, 200, 55}: true,
-	{8, 1, 13}: true, {8, 1, 15}: true, {8, 1, 16}: true, {8, 1, 17}: true, {8, 1, 19}: true,
-	{8, 1, 27}: true, {8, 1, 29}: true, {8, 200, 23}: true, {8, 200, 24}: true, {8, 200, 40}: true,
-}
+var gpsdOnlyApps = map[[3]int]bool{}
 
 // TestGPSDGolden compares AppendGPSD with gpsdecode -j, field by field,
 // on every message of every capture.

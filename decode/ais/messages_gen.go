@@ -344,7 +344,7 @@ func (m *StaticVoyageData) decode(r *Reader, ms *messages) {
 	r.Seek(302)
 	m.Destination = r.text(&ms.arena, 20)
 	m.DTE = r.optUint(1) != 0
-	r.optUint(1)
+	r.optSkip(1)
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -864,7 +864,7 @@ func (m *UTCInquiry) decode(r *Reader, ms *messages) {
 	_ = n
 	m.Dest = keelson.MMSI(r.at(40, 30))
 	r.Seek(70)
-	r.optUint(2)
+	r.optSkip(2)
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -1029,14 +1029,14 @@ func (m *Interrogation) decode(r *Reader, ms *messages) {
 	m.Type1_1 = uint8(r.at(70, 6))
 	m.Offset1_1 = uint16(r.at(76, 12))
 	r.Seek(88)
-	r.optUint(2)
+	r.optSkip(2)
 	m.Type1_2 = uint8(r.optUint(6))
 	m.Offset1_2 = uint16(r.optUint(12))
-	r.optUint(2)
+	r.optSkip(2)
 	m.MMSI2 = keelson.MMSI(r.optUint(30))
 	m.Type2_1 = uint8(r.optUint(6))
 	m.Offset2_1 = uint16(r.optUint(12))
-	r.optUint(2)
+	r.optSkip(2)
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -2034,7 +2034,7 @@ func (m *ChannelManagement) decode(r *Reader, ms *messages) {
 	m.BandB = r.at(141, 1) != 0
 	m.ZoneSize = uint8(r.at(142, 3))
 	r.Seek(145)
-	r.optUint(23)
+	r.optSkip(23)
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -2216,7 +2216,7 @@ func (m *GroupAssignment) decode(r *Reader, ms *messages) {
 	m.Interval = uint8(r.at(146, 4))
 	m.Quiet = uint8(r.at(150, 4))
 	r.Seek(154)
-	r.optUint(6)
+	r.optSkip(6)
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -2663,7 +2663,7 @@ func (m *LongRangePosition) decode(r *Reader, ms *messages) {
 	m.COGRaw = uint16(r.at(85, 9))
 	m.GNSS = r.at(94, 1) != 0
 	r.Seek(95)
-	r.optUint(1)
+	r.optSkip(1)
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -3063,7 +3063,7 @@ func (m *MetHydro11) decode(r *Reader, ms *messages) {
 	m.Precipitation = uint8(r.optUint(3))
 	m.SalinityRaw = uint16(r.optUint(9))
 	m.Ice = uint8(r.optUint(2))
-	r.optUint(6)
+	r.optSkip(6)
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -3578,7 +3578,7 @@ func (m *MetHydro31) decode(r *Reader, ms *messages) {
 	m.Precipitation = uint8(r.optUint(3))
 	m.SalinityRaw = uint16(r.optUint(9))
 	m.Ice = uint8(r.optUint(2))
-	r.optUint(10)
+	r.optSkip(10)
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -3785,7 +3785,7 @@ func (m *InlandStatic) decode(r *Reader, ms *messages) {
 	m.SpeedQuality = r.optUint(1) != 0
 	m.CourseQuality = r.optUint(1) != 0
 	m.HeadingQuality = r.optUint(1) != 0
-	r.optUint(8)
+	r.optSkip(8)
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -3907,7 +3907,7 @@ func (m *AtoNMonitoring) decode(r *Reader, ms *messages) {
 	m.Alarm = r.optUint(1) != 0
 	m.StatExt = uint8(r.optUint(8))
 	m.OffPosition = r.optUint(1) != 0
-	r.optUint(4)
+	r.optSkip(4)
 }
 
 // AppendJSON appends Keelson's JSON object of the message.
@@ -3967,6 +3967,2557 @@ func (m *AtoNMonitoring) cloneApp() Application {
 
 func (m *AtoNMonitoring) bits() int { return 0 }
 
+// DangerousCargo12 is an IMO236 dangerous cargo indication (DAC 1, FI 12).
+// It is decoded from the data of message types 6.
+type DangerousCargo12 struct {
+	// Truncated is set when the data is shorter than the layout's 272 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated bool
+	LastPort  string
+	LMonth    uint8
+	LDay      uint8
+	LHour     uint8
+	LMinute   uint8
+	NextPort  string
+	NMonth    uint8
+	NDay      uint8
+	NHour     uint8
+	NMinute   uint8
+	Dangerous string // main dangerous good
+	IMDCat    string // IMD category
+	UNID      uint16 // UN number
+	Amount    uint16
+	Unit      uint8
+}
+
+func (m *DangerousCargo12) decode(r *Reader, ms *messages) {
+	*m = DangerousCargo12{Truncated: r.Remaining() < 272}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.LastPort = r.text(&ms.arena, 5)
+	m.LMonth = uint8(r.optUint(4))
+	m.LDay = uint8(r.optUint(5))
+	m.LHour = uint8(r.optUint(5))
+	m.LMinute = uint8(r.optUint(6))
+	m.NextPort = r.text(&ms.arena, 5)
+	m.NMonth = uint8(r.optUint(4))
+	m.NDay = uint8(r.optUint(5))
+	m.NHour = uint8(r.optUint(5))
+	m.NMinute = uint8(r.optUint(6))
+	m.Dangerous = r.text(&ms.arena, 20)
+	m.IMDCat = r.text(&ms.arena, 4)
+	m.UNID = uint16(r.optUint(13))
+	m.Amount = uint16(r.optUint(10))
+	m.Unit = uint8(r.optUint(2))
+	r.optSkip(3)
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *DangerousCargo12) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"lastport\":"...)
+	b = appendJSONString(b, m.LastPort)
+	b = append(b, ",\"l_month\":"...)
+	b = strconv.AppendUint(b, uint64(m.LMonth), 10)
+	b = append(b, ",\"l_day\":"...)
+	b = strconv.AppendUint(b, uint64(m.LDay), 10)
+	b = append(b, ",\"l_hour\":"...)
+	b = strconv.AppendUint(b, uint64(m.LHour), 10)
+	b = append(b, ",\"l_minute\":"...)
+	b = strconv.AppendUint(b, uint64(m.LMinute), 10)
+	b = append(b, ",\"nextport\":"...)
+	b = appendJSONString(b, m.NextPort)
+	b = append(b, ",\"n_month\":"...)
+	b = strconv.AppendUint(b, uint64(m.NMonth), 10)
+	b = append(b, ",\"n_day\":"...)
+	b = strconv.AppendUint(b, uint64(m.NDay), 10)
+	b = append(b, ",\"n_hour\":"...)
+	b = strconv.AppendUint(b, uint64(m.NHour), 10)
+	b = append(b, ",\"n_minute\":"...)
+	b = strconv.AppendUint(b, uint64(m.NMinute), 10)
+	b = append(b, ",\"dangerous\":"...)
+	b = appendJSONString(b, m.Dangerous)
+	b = append(b, ",\"imdcat\":"...)
+	b = appendJSONString(b, m.IMDCat)
+	b = append(b, ",\"unid\":"...)
+	b = strconv.AppendUint(b, uint64(m.UNID), 10)
+	b = append(b, ",\"amount\":"...)
+	b = strconv.AppendUint(b, uint64(m.Amount), 10)
+	b = append(b, ",\"unit\":"...)
+	b = strconv.AppendUint(b, uint64(m.Unit), 10)
+	return append(b, '}')
+}
+
+func (m *DangerousCargo12) gpsdStructured(n, typ int) bool {
+	return (typ == 6) && (true)
+}
+
+func (m *DangerousCargo12) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"lastport\":"...)
+	b = appendJSONString(b, m.LastPort)
+	b = gpsdDeparture12(b, ",\"l_minute\":", int64(m.LMinute), m)
+	b = append(b, ",\"nextport\":"...)
+	b = appendJSONString(b, m.NextPort)
+	b = gpsdETA12(b, ",\"n_minute\":", int64(m.NMinute), m)
+	b = append(b, ",\"dangerous\":"...)
+	b = appendJSONString(b, m.Dangerous)
+	b = append(b, ",\"imdcat\":"...)
+	b = appendJSONString(b, m.IMDCat)
+	b = append(b, ",\"unid\":"...)
+	b = strconv.AppendUint(b, uint64(m.UNID), 10)
+	b = append(b, ",\"amount\":"...)
+	b = strconv.AppendUint(b, uint64(m.Amount), 10)
+	b = append(b, ",\"unit\":"...)
+	b = strconv.AppendUint(b, uint64(m.Unit), 10)
+	return b
+}
+
+func (m *DangerousCargo12) cloneApp() Application {
+	c := *m
+	c.LastPort = strings.Clone(m.LastPort)
+	c.NextPort = strings.Clone(m.NextPort)
+	c.Dangerous = strings.Clone(m.Dangerous)
+	c.IMDCat = strings.Clone(m.IMDCat)
+	return &c
+}
+
+func (m *DangerousCargo12) bits() int { return 0 }
+
+// TidalWindow14 is an IMO236 tidal window (DAC 1, FI 14).
+// It is decoded from the data of message types 6.
+type TidalWindow14 struct {
+	// Truncated is set when the data is shorter than the layout's 102 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated bool
+	Month     uint8
+	Day       uint8
+	Tidals    []TidalWindow14Tidals // windows
+	tidals    [16]TidalWindow14Tidals
+}
+
+// TidalWindow14Tidals is one element of TidalWindow14.Tidals.
+type TidalWindow14Tidals struct {
+	LatRaw          int32  // 1/1000 min
+	LonRaw          int32  // 1/1000 min
+	FromHour        uint8  //
+	FromMin         uint8  //
+	ToHour          uint8  //
+	ToMin           uint8  //
+	CurrentDirRaw   uint16 // degrees (360 n/a)
+	CurrentSpeedRaw uint8  // 0.1 kn (127 n/a)
+}
+
+// Lat returns lat scaled to physical units, keelson.NA when not available.
+func (m *TidalWindow14Tidals) Lat() keelson.Float {
+	v := int64(m.LatRaw)
+	if v == 5460000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 60000)
+}
+
+// Lon returns lon scaled to physical units, keelson.NA when not available.
+func (m *TidalWindow14Tidals) Lon() keelson.Float {
+	v := int64(m.LonRaw)
+	if v == 10860000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 60000)
+}
+
+// CurrentDir returns current_dir scaled to physical units, keelson.NA when not available.
+func (m *TidalWindow14Tidals) CurrentDir() keelson.Float {
+	v := int64(m.CurrentDirRaw)
+	if v == 360 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 1)
+}
+
+// CurrentSpeed returns current_speed scaled to physical units, keelson.NA when not available.
+func (m *TidalWindow14Tidals) CurrentSpeed() keelson.Float {
+	v := int64(m.CurrentSpeedRaw)
+	if v == 127 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 10)
+}
+
+func (m *TidalWindow14) decode(r *Reader, ms *messages) {
+	*m = TidalWindow14{Truncated: r.Remaining() < 102}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.Month = uint8(r.optUint(4))
+	m.Day = uint8(r.optUint(5))
+	{
+		nd := r.Len() - base
+		_ = nd
+		cnt := min(max(countFrom(nd, 9, 93), 0), 16)
+		for i := 0; i < cnt; i++ {
+			e := &m.tidals[i]
+			*e = TidalWindow14Tidals{}
+			es := base + 9 + i*93
+			r.seekRaw(es)
+			e.LatRaw = int32(r.optInt(27))
+			e.LonRaw = int32(r.optInt(28))
+			e.FromHour = uint8(r.optUint(5))
+			e.FromMin = uint8(r.optUint(6))
+			e.ToHour = uint8(r.optUint(5))
+			e.ToMin = uint8(r.optUint(6))
+			e.CurrentDirRaw = uint16(r.optUint(9))
+			e.CurrentSpeedRaw = uint8(r.optUint(7))
+		}
+		m.Tidals = m.tidals[:cnt]
+	}
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *TidalWindow14) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"month\":"...)
+	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = append(b, ",\"day\":"...)
+	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = append(b, ",\"tidals\":["...)
+	for i := range m.Tidals {
+		e := &m.Tidals[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		p := len(b)
+		b = append(b, ",\"lat\":"...)
+		b = e.Lat().AppendJSON(b)
+		b = append(b, ",\"lon\":"...)
+		b = e.Lon().AppendJSON(b)
+		b = append(b, ",\"from_hour\":"...)
+		b = strconv.AppendUint(b, uint64(e.FromHour), 10)
+		b = append(b, ",\"from_min\":"...)
+		b = strconv.AppendUint(b, uint64(e.FromMin), 10)
+		b = append(b, ",\"to_hour\":"...)
+		b = strconv.AppendUint(b, uint64(e.ToHour), 10)
+		b = append(b, ",\"to_min\":"...)
+		b = strconv.AppendUint(b, uint64(e.ToMin), 10)
+		b = append(b, ",\"cdir\":"...)
+		b = e.CurrentDir().AppendJSON(b)
+		b = append(b, ",\"cspeed\":"...)
+		b = e.CurrentSpeed().AppendJSON(b)
+		b = append(b[:p], b[p+1:]...)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	return append(b, '}')
+}
+
+func (m *TidalWindow14) gpsdStructured(n, typ int) bool {
+	return (typ == 6) && (true)
+}
+
+func (m *TidalWindow14) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"month\":"...)
+	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = append(b, ",\"day\":"...)
+	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = append(b, ",\"tidals\":["...)
+	for i := range m.Tidals {
+		e := &m.Tidals[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		p := len(b)
+		b = append(b, ",\"lat\":"...)
+		b = strconv.AppendFloat(b, (float64(e.LatRaw)-0)/60000, 'f', 4, 64)
+		b = append(b, ",\"lon\":"...)
+		b = strconv.AppendFloat(b, (float64(e.LonRaw)-0)/60000, 'f', 4, 64)
+		b = append(b, ",\"from_hour\":"...)
+		b = strconv.AppendUint(b, uint64(e.FromHour), 10)
+		b = append(b, ",\"from_min\":"...)
+		b = strconv.AppendUint(b, uint64(e.FromMin), 10)
+		b = append(b, ",\"to_hour\":"...)
+		b = strconv.AppendUint(b, uint64(e.ToHour), 10)
+		b = append(b, ",\"to_min\":"...)
+		b = strconv.AppendUint(b, uint64(e.ToMin), 10)
+		b = append(b, ",\"cdir\":"...)
+		b = strconv.AppendUint(b, uint64(e.CurrentDirRaw), 10)
+		b = append(b, ",\"cspeed\":"...)
+		b = strconv.AppendFloat(b, (float64(e.CurrentSpeedRaw)-0)/10, 'f', 1, 64)
+		b = append(b[:p], b[p+1:]...)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	return b
+}
+
+func (m *TidalWindow14) cloneApp() Application {
+	c := *m
+	c.Tidals = c.tidals[:len(m.Tidals)]
+	return &c
+}
+
+func (m *TidalWindow14) bits() int { return 0 }
+
+// AirDraught15 is IMO236 extended ship static data: air draught (DAC 1, FI 15).
+// It is decoded from the data of message types 6, 8.
+type AirDraught15 struct {
+	// Truncated is set when the data is shorter than the layout's 11 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated  bool
+	AirDraught uint16 // metres (0 n/a)
+	gpsdAir    uint16 // gpsd reads bits 56-66 of the message, also in type 6
+}
+
+func (m *AirDraught15) decode(r *Reader, ms *messages) {
+	*m = AirDraught15{Truncated: r.Remaining() < 11}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	decodeAirDraught15(m, r, ms)
+	r.optSkip(5)
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *AirDraught15) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"air_draught\":"...)
+	b = strconv.AppendUint(b, uint64(m.AirDraught), 10)
+	return append(b, '}')
+}
+
+func (m *AirDraught15) gpsdStructured(n, typ int) bool {
+	return (typ == 6 || typ == 8) && (true)
+}
+
+func (m *AirDraught15) appendGPSD(b []byte) []byte {
+	b = gpsdAirDraught15(b, ",\"airdraught\":", int64(m.AirDraught), m)
+	return b
+}
+
+func (m *AirDraught15) cloneApp() Application {
+	c := *m
+	return &c
+}
+
+func (m *AirDraught15) bits() int { return 0 }
+
+// Persons16 is the number of persons on board (DAC 1, FI 16).
+// It is decoded from the data of message types 6, 8.
+type Persons16 struct {
+	// Truncated is set when the data is shorter than the layout's 13 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated   bool
+	Persons     uint16 // 0 n/a
+	gpsdPersons uint16 // what gpsd reads (from bit 55 or 88 of the message)
+}
+
+func (m *Persons16) decode(r *Reader, ms *messages) {
+	*m = Persons16{Truncated: r.Remaining() < 13}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	decodePersons16(m, r, ms)
+	r.optSkip(3)
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *Persons16) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"persons\":"...)
+	b = strconv.AppendUint(b, uint64(m.Persons), 10)
+	return append(b, '}')
+}
+
+func (m *Persons16) gpsdStructured(n, typ int) bool {
+	return (typ == 6 || typ == 8) && (typ == 6 || n-56 == 136 || n-56 == 72)
+}
+
+func (m *Persons16) appendGPSD(b []byte) []byte {
+	b = gpsdPersons16(b, ",\"persons\":", int64(m.Persons), m)
+	return b
+}
+
+func (m *Persons16) cloneApp() Application {
+	c := *m
+	return &c
+}
+
+func (m *Persons16) bits() int { return 0 }
+
+// ClearanceTime18 is an IMO289 clearance time to enter port (DAC 1, FI 18).
+// It is decoded from the data of message types 6.
+type ClearanceTime18 struct {
+	// Truncated is set when the data is shorter than the layout's 229 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated   bool
+	Linkage     uint16
+	Month       uint8
+	Day         uint8
+	Hour        uint8
+	Minute      uint8
+	PortName    string
+	Destination string
+	LonRaw      int32 // 1/1000 min
+	LatRaw      int32 // 1/1000 min
+}
+
+// Lon returns lon scaled to physical units, keelson.NA when not available.
+func (m *ClearanceTime18) Lon() keelson.Float {
+	v := int64(m.LonRaw)
+	if v == 10860000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 60000)
+}
+
+// Lat returns lat scaled to physical units, keelson.NA when not available.
+func (m *ClearanceTime18) Lat() keelson.Float {
+	v := int64(m.LatRaw)
+	if v == 5460000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 60000)
+}
+
+func (m *ClearanceTime18) decode(r *Reader, ms *messages) {
+	*m = ClearanceTime18{Truncated: r.Remaining() < 229}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.Linkage = uint16(r.optUint(10))
+	m.Month = uint8(r.optUint(4))
+	m.Day = uint8(r.optUint(5))
+	m.Hour = uint8(r.optUint(5))
+	m.Minute = uint8(r.optUint(6))
+	m.PortName = r.text(&ms.arena, 20)
+	m.Destination = r.text(&ms.arena, 5)
+	m.LonRaw = int32(r.optInt(25))
+	m.LatRaw = int32(r.optInt(24))
+	r.optSkip(43)
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *ClearanceTime18) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"linkage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = append(b, ",\"month\":"...)
+	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = append(b, ",\"day\":"...)
+	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = append(b, ",\"hour\":"...)
+	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = append(b, ",\"minute\":"...)
+	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = append(b, ",\"portname\":"...)
+	b = appendJSONString(b, m.PortName)
+	b = append(b, ",\"destination\":"...)
+	b = appendJSONString(b, m.Destination)
+	b = append(b, ",\"lon\":"...)
+	b = m.Lon().AppendJSON(b)
+	b = append(b, ",\"lat\":"...)
+	b = m.Lat().AppendJSON(b)
+	return append(b, '}')
+}
+
+func (m *ClearanceTime18) gpsdStructured(n, typ int) bool {
+	return (typ == 6) && (true)
+}
+
+func (m *ClearanceTime18) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"linkage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = gpsdArrival18(b, ",\"minute\":", int64(m.Minute), m)
+	b = append(b, ",\"portname\":"...)
+	b = appendJSONString(b, m.PortName)
+	b = append(b, ",\"destination\":"...)
+	b = appendJSONString(b, m.Destination)
+	b = append(b, ",\"lon\":"...)
+	b = strconv.AppendFloat(b, (float64(m.LonRaw)-0)/60000, 'f', 4, 64)
+	b = append(b, ",\"lat\":"...)
+	b = strconv.AppendFloat(b, (float64(m.LatRaw)-0)/60000, 'f', 4, 64)
+	return b
+}
+
+func (m *ClearanceTime18) cloneApp() Application {
+	c := *m
+	c.PortName = strings.Clone(m.PortName)
+	c.Destination = strings.Clone(m.Destination)
+	return &c
+}
+
+func (m *ClearanceTime18) bits() int { return 0 }
+
+// Berthing20 is IMO289 berthing data (DAC 1, FI 20).
+// It is decoded from the data of message types 6.
+type Berthing20 struct {
+	// Truncated is set when the data is shorter than the layout's 272 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated      bool
+	Linkage        uint16
+	BerthLength    uint16 // metres
+	BerthDepthRaw  uint8  // 0.1 m
+	Position       uint8  // mooring position
+	Month          uint8
+	Day            uint8
+	Hour           uint8
+	Minute         uint8
+	Availability   bool
+	Agent          uint8
+	Fuel           uint8
+	Chandler       uint8
+	Stevedore      uint8
+	Electrical     uint8
+	Water          uint8
+	Customs        uint8
+	Cartage        uint8
+	Crane          uint8
+	Lift           uint8
+	Medical        uint8
+	NavRepair      uint8
+	Provisions     uint8
+	ShipRepair     uint8
+	Surveyor       uint8
+	Steam          uint8
+	Tugs           uint8
+	SolidWaste     uint8
+	LiquidWaste    uint8
+	HazardousWaste uint8
+	Ballast        uint8
+	Additional     uint8
+	Regional1      uint8
+	Regional2      uint8
+	Future1        uint8
+	Future2        uint8
+	BerthName      string
+	BerthLonRaw    int32 // 1/1000 min
+	BerthLatRaw    int32 // 1/1000 min
+}
+
+// BerthDepth returns berth_depth scaled to physical units, keelson.NA when not available.
+func (m *Berthing20) BerthDepth() keelson.Float {
+	v := int64(m.BerthDepthRaw)
+	return keelson.Float((float64(v) - 0) / 10)
+}
+
+// BerthLon returns berth_lon scaled to physical units, keelson.NA when not available.
+func (m *Berthing20) BerthLon() keelson.Float {
+	v := int64(m.BerthLonRaw)
+	if v == 10860000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 60000)
+}
+
+// BerthLat returns berth_lat scaled to physical units, keelson.NA when not available.
+func (m *Berthing20) BerthLat() keelson.Float {
+	v := int64(m.BerthLatRaw)
+	if v == 5460000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 60000)
+}
+
+func (m *Berthing20) decode(r *Reader, ms *messages) {
+	*m = Berthing20{Truncated: r.Remaining() < 272}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.Linkage = uint16(r.optUint(10))
+	m.BerthLength = uint16(r.optUint(9))
+	m.BerthDepthRaw = uint8(r.optUint(8))
+	m.Position = uint8(r.optUint(3))
+	m.Month = uint8(r.optUint(4))
+	m.Day = uint8(r.optUint(5))
+	m.Hour = uint8(r.optUint(5))
+	m.Minute = uint8(r.optUint(6))
+	m.Availability = r.optUint(1) != 0
+	m.Agent = uint8(r.optUint(2))
+	m.Fuel = uint8(r.optUint(2))
+	m.Chandler = uint8(r.optUint(2))
+	m.Stevedore = uint8(r.optUint(2))
+	m.Electrical = uint8(r.optUint(2))
+	m.Water = uint8(r.optUint(2))
+	m.Customs = uint8(r.optUint(2))
+	m.Cartage = uint8(r.optUint(2))
+	m.Crane = uint8(r.optUint(2))
+	m.Lift = uint8(r.optUint(2))
+	m.Medical = uint8(r.optUint(2))
+	m.NavRepair = uint8(r.optUint(2))
+	m.Provisions = uint8(r.optUint(2))
+	m.ShipRepair = uint8(r.optUint(2))
+	m.Surveyor = uint8(r.optUint(2))
+	m.Steam = uint8(r.optUint(2))
+	m.Tugs = uint8(r.optUint(2))
+	m.SolidWaste = uint8(r.optUint(2))
+	m.LiquidWaste = uint8(r.optUint(2))
+	m.HazardousWaste = uint8(r.optUint(2))
+	m.Ballast = uint8(r.optUint(2))
+	m.Additional = uint8(r.optUint(2))
+	m.Regional1 = uint8(r.optUint(2))
+	m.Regional2 = uint8(r.optUint(2))
+	m.Future1 = uint8(r.optUint(2))
+	m.Future2 = uint8(r.optUint(2))
+	m.BerthName = r.text(&ms.arena, 20)
+	m.BerthLonRaw = int32(r.optInt(25))
+	m.BerthLatRaw = int32(r.optInt(24))
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *Berthing20) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"linkage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = append(b, ",\"berth_length\":"...)
+	b = strconv.AppendUint(b, uint64(m.BerthLength), 10)
+	b = append(b, ",\"berth_depth\":"...)
+	b = m.BerthDepth().AppendJSON(b)
+	b = append(b, ",\"position\":"...)
+	b = strconv.AppendUint(b, uint64(m.Position), 10)
+	b = append(b, ",\"month\":"...)
+	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = append(b, ",\"day\":"...)
+	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = append(b, ",\"hour\":"...)
+	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = append(b, ",\"minute\":"...)
+	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = append(b, ",\"availability\":"...)
+	b = strconv.AppendBool(b, m.Availability)
+	b = append(b, ",\"agent\":"...)
+	b = strconv.AppendUint(b, uint64(m.Agent), 10)
+	b = append(b, ",\"fuel\":"...)
+	b = strconv.AppendUint(b, uint64(m.Fuel), 10)
+	b = append(b, ",\"chandler\":"...)
+	b = strconv.AppendUint(b, uint64(m.Chandler), 10)
+	b = append(b, ",\"stevedore\":"...)
+	b = strconv.AppendUint(b, uint64(m.Stevedore), 10)
+	b = append(b, ",\"electrical\":"...)
+	b = strconv.AppendUint(b, uint64(m.Electrical), 10)
+	b = append(b, ",\"water\":"...)
+	b = strconv.AppendUint(b, uint64(m.Water), 10)
+	b = append(b, ",\"customs\":"...)
+	b = strconv.AppendUint(b, uint64(m.Customs), 10)
+	b = append(b, ",\"cartage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Cartage), 10)
+	b = append(b, ",\"crane\":"...)
+	b = strconv.AppendUint(b, uint64(m.Crane), 10)
+	b = append(b, ",\"lift\":"...)
+	b = strconv.AppendUint(b, uint64(m.Lift), 10)
+	b = append(b, ",\"medical\":"...)
+	b = strconv.AppendUint(b, uint64(m.Medical), 10)
+	b = append(b, ",\"navrepair\":"...)
+	b = strconv.AppendUint(b, uint64(m.NavRepair), 10)
+	b = append(b, ",\"provisions\":"...)
+	b = strconv.AppendUint(b, uint64(m.Provisions), 10)
+	b = append(b, ",\"shiprepair\":"...)
+	b = strconv.AppendUint(b, uint64(m.ShipRepair), 10)
+	b = append(b, ",\"surveyor\":"...)
+	b = strconv.AppendUint(b, uint64(m.Surveyor), 10)
+	b = append(b, ",\"steam\":"...)
+	b = strconv.AppendUint(b, uint64(m.Steam), 10)
+	b = append(b, ",\"tugs\":"...)
+	b = strconv.AppendUint(b, uint64(m.Tugs), 10)
+	b = append(b, ",\"solidwaste\":"...)
+	b = strconv.AppendUint(b, uint64(m.SolidWaste), 10)
+	b = append(b, ",\"liquidwaste\":"...)
+	b = strconv.AppendUint(b, uint64(m.LiquidWaste), 10)
+	b = append(b, ",\"hazardouswaste\":"...)
+	b = strconv.AppendUint(b, uint64(m.HazardousWaste), 10)
+	b = append(b, ",\"ballast\":"...)
+	b = strconv.AppendUint(b, uint64(m.Ballast), 10)
+	b = append(b, ",\"additional\":"...)
+	b = strconv.AppendUint(b, uint64(m.Additional), 10)
+	b = append(b, ",\"regional1\":"...)
+	b = strconv.AppendUint(b, uint64(m.Regional1), 10)
+	b = append(b, ",\"regional2\":"...)
+	b = strconv.AppendUint(b, uint64(m.Regional2), 10)
+	b = append(b, ",\"future1\":"...)
+	b = strconv.AppendUint(b, uint64(m.Future1), 10)
+	b = append(b, ",\"future2\":"...)
+	b = strconv.AppendUint(b, uint64(m.Future2), 10)
+	b = append(b, ",\"berth_name\":"...)
+	b = appendJSONString(b, m.BerthName)
+	b = append(b, ",\"berth_lon\":"...)
+	b = m.BerthLon().AppendJSON(b)
+	b = append(b, ",\"berth_lat\":"...)
+	b = m.BerthLat().AppendJSON(b)
+	return append(b, '}')
+}
+
+func (m *Berthing20) gpsdStructured(n, typ int) bool {
+	return (typ == 6) && (true)
+}
+
+func (m *Berthing20) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"linkage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = append(b, ",\"berth_length\":"...)
+	b = strconv.AppendUint(b, uint64(m.BerthLength), 10)
+	b = append(b, ",\"berth_depth\":"...)
+	b = strconv.AppendFloat(b, (float64(m.BerthDepthRaw)-0)/10, 'f', 1, 64)
+	b = append(b, ",\"position\":"...)
+	b = strconv.AppendUint(b, uint64(m.Position), 10)
+	b = append(b, ",\"position_text\":"...)
+	b = appendJSONString(b, positionTypeText(int(m.Position)))
+	b = gpsdArrival20(b, ",\"minute\":", int64(m.Minute), m)
+	b = append(b, ",\"availability\":"...)
+	b = strconv.AppendInt(b, int64(b2i(m.Availability)), 10)
+	b = append(b, ",\"agent\":"...)
+	b = strconv.AppendUint(b, uint64(m.Agent), 10)
+	b = append(b, ",\"fuel\":"...)
+	b = strconv.AppendUint(b, uint64(m.Fuel), 10)
+	b = append(b, ",\"chandler\":"...)
+	b = strconv.AppendUint(b, uint64(m.Chandler), 10)
+	b = append(b, ",\"stevedore\":"...)
+	b = strconv.AppendUint(b, uint64(m.Stevedore), 10)
+	b = append(b, ",\"electrical\":"...)
+	b = strconv.AppendUint(b, uint64(m.Electrical), 10)
+	b = append(b, ",\"water\":"...)
+	b = strconv.AppendUint(b, uint64(m.Water), 10)
+	b = append(b, ",\"customs\":"...)
+	b = strconv.AppendUint(b, uint64(m.Customs), 10)
+	b = append(b, ",\"cartage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Cartage), 10)
+	b = append(b, ",\"crane\":"...)
+	b = strconv.AppendUint(b, uint64(m.Crane), 10)
+	b = append(b, ",\"lift\":"...)
+	b = strconv.AppendUint(b, uint64(m.Lift), 10)
+	b = append(b, ",\"medical\":"...)
+	b = strconv.AppendUint(b, uint64(m.Medical), 10)
+	b = append(b, ",\"navrepair\":"...)
+	b = strconv.AppendUint(b, uint64(m.NavRepair), 10)
+	b = append(b, ",\"provisions\":"...)
+	b = strconv.AppendUint(b, uint64(m.Provisions), 10)
+	b = append(b, ",\"shiprepair\":"...)
+	b = strconv.AppendUint(b, uint64(m.ShipRepair), 10)
+	b = append(b, ",\"surveyor\":"...)
+	b = strconv.AppendUint(b, uint64(m.Surveyor), 10)
+	b = append(b, ",\"steam\":"...)
+	b = strconv.AppendUint(b, uint64(m.Steam), 10)
+	b = append(b, ",\"tugs\":"...)
+	b = strconv.AppendUint(b, uint64(m.Tugs), 10)
+	b = append(b, ",\"solidwaste\":"...)
+	b = strconv.AppendUint(b, uint64(m.SolidWaste), 10)
+	b = append(b, ",\"liquidwaste\":"...)
+	b = strconv.AppendUint(b, uint64(m.LiquidWaste), 10)
+	b = append(b, ",\"hazardouswaste\":"...)
+	b = strconv.AppendUint(b, uint64(m.HazardousWaste), 10)
+	b = append(b, ",\"ballast\":"...)
+	b = strconv.AppendUint(b, uint64(m.Ballast), 10)
+	b = append(b, ",\"additional\":"...)
+	b = strconv.AppendUint(b, uint64(m.Additional), 10)
+	b = append(b, ",\"regional1\":"...)
+	b = strconv.AppendUint(b, uint64(m.Regional1), 10)
+	b = append(b, ",\"regional2\":"...)
+	b = strconv.AppendUint(b, uint64(m.Regional2), 10)
+	b = append(b, ",\"future1\":"...)
+	b = strconv.AppendUint(b, uint64(m.Future1), 10)
+	b = append(b, ",\"future2\":"...)
+	b = strconv.AppendUint(b, uint64(m.Future2), 10)
+	b = append(b, ",\"berth_name\":"...)
+	b = appendJSONString(b, m.BerthName)
+	b = append(b, ",\"berth_lon\":"...)
+	b = strconv.AppendFloat(b, (float64(m.BerthLonRaw)-0)/60000, 'f', 4, 64)
+	b = append(b, ",\"berth_lat\":"...)
+	b = strconv.AppendFloat(b, (float64(m.BerthLatRaw)-0)/60000, 'f', 4, 64)
+	return b
+}
+
+func (m *Berthing20) cloneApp() Application {
+	c := *m
+	c.BerthName = strings.Clone(m.BerthName)
+	return &c
+}
+
+func (m *Berthing20) bits() int { return 0 }
+
+// DangerousCargo25 is an IMO289 dangerous cargo indication (DAC 1, FI 25).
+// It is decoded from the data of message types 6.
+type DangerousCargo25 struct {
+	// Truncated is set when the data is shorter than the layout's 29 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated bool
+	Unit      uint8
+	Amount    uint16
+	Cargos    []DangerousCargo25Cargos // cargoes
+	cargos    [64]DangerousCargo25Cargos
+}
+
+// DangerousCargo25Cargos is one element of DangerousCargo25.Cargos.
+type DangerousCargo25Cargos struct {
+	Code    uint8  // cargo code
+	Subtype uint16 //
+}
+
+func (m *DangerousCargo25) decode(r *Reader, ms *messages) {
+	*m = DangerousCargo25{Truncated: r.Remaining() < 29}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.Unit = uint8(r.optUint(2))
+	m.Amount = uint16(r.optUint(10))
+	{
+		nd := r.Len() - base
+		_ = nd
+		cnt := min(max((nd-12+16)/17, 0), 64)
+		for i := 0; i < cnt; i++ {
+			e := &m.cargos[i]
+			*e = DangerousCargo25Cargos{}
+			es := base + 12 + i*17
+			r.seekRaw(es)
+			e.Code = uint8(r.optUint(4))
+			e.Subtype = uint16(r.optUint(13))
+		}
+		m.Cargos = m.cargos[:cnt]
+	}
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *DangerousCargo25) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"unit\":"...)
+	b = strconv.AppendUint(b, uint64(m.Unit), 10)
+	b = append(b, ",\"amount\":"...)
+	b = strconv.AppendUint(b, uint64(m.Amount), 10)
+	b = append(b, ",\"cargos\":["...)
+	for i := range m.Cargos {
+		e := &m.Cargos[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		p := len(b)
+		b = append(b, ",\"code\":"...)
+		b = strconv.AppendUint(b, uint64(e.Code), 10)
+		b = append(b, ",\"subtype\":"...)
+		b = strconv.AppendUint(b, uint64(e.Subtype), 10)
+		b = append(b[:p], b[p+1:]...)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	return append(b, '}')
+}
+
+func (m *DangerousCargo25) gpsdStructured(n, typ int) bool {
+	return (typ == 6) && (true)
+}
+
+func (m *DangerousCargo25) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"unit\":"...)
+	b = strconv.AppendUint(b, uint64(m.Unit), 10)
+	b = append(b, ",\"amount\":"...)
+	b = strconv.AppendUint(b, uint64(m.Amount), 10)
+	b = append(b, ",\"cargos\":["...)
+	for i := range m.Cargos {
+		e := &m.Cargos[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		p := len(b)
+		b = append(b, ",\"code\":"...)
+		b = strconv.AppendUint(b, uint64(e.Code), 10)
+		b = append(b, ",\"subtype\":"...)
+		b = strconv.AppendUint(b, uint64(e.Subtype), 10)
+		b = append(b[:p], b[p+1:]...)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	return b
+}
+
+func (m *DangerousCargo25) cloneApp() Application {
+	c := *m
+	c.Cargos = c.cargos[:len(m.Cargos)]
+	return &c
+}
+
+func (m *DangerousCargo25) bits() int { return 0 }
+
+// Route28 is IMO289 addressed route information (DAC 1, FI 28).
+// It is decoded from the data of message types 6.
+type Route28 struct {
+	// Truncated is set when the data is shorter than the layout's 61 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated bool
+	Linkage   uint16
+	Sender    uint8
+	RouteType uint8
+	Month     uint8
+	Day       uint8
+	Hour      uint8
+	Minute    uint8
+	Duration  uint32 // minutes
+	WayCount  uint8
+	Waypoints []Route28Waypoints // waypoints
+	waypoints [32]Route28Waypoints
+}
+
+// Route28Waypoints is one element of Route28.Waypoints.
+type Route28Waypoints struct {
+	LonRaw int32 // 1/10000 min
+	LatRaw int32 // 1/10000 min
+}
+
+// Lon returns lon scaled to physical units, keelson.NA when not available.
+func (m *Route28Waypoints) Lon() keelson.Float {
+	v := int64(m.LonRaw)
+	if v == 108600000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 600000)
+}
+
+// Lat returns lat scaled to physical units, keelson.NA when not available.
+func (m *Route28Waypoints) Lat() keelson.Float {
+	v := int64(m.LatRaw)
+	if v == 54600000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 600000)
+}
+
+func (m *Route28) decode(r *Reader, ms *messages) {
+	*m = Route28{Truncated: r.Remaining() < 61}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.Linkage = uint16(r.optUint(10))
+	m.Sender = uint8(r.optUint(3))
+	m.RouteType = uint8(r.optUint(5))
+	m.Month = uint8(r.optUint(4))
+	m.Day = uint8(r.optUint(5))
+	m.Hour = uint8(r.optUint(5))
+	m.Minute = uint8(r.optUint(6))
+	m.Duration = uint32(r.optUint(18))
+	m.WayCount = uint8(r.optUint(5))
+	{
+		nd := r.Len() - base
+		_ = nd
+		cnt := min(max(int(m.WayCount), 0), 32)
+		for i := 0; i < cnt; i++ {
+			e := &m.waypoints[i]
+			*e = Route28Waypoints{}
+			es := base + 61 + i*55
+			r.seekRaw(es)
+			e.LonRaw = int32(r.optInt(28))
+			e.LatRaw = int32(r.optInt(27))
+		}
+		m.Waypoints = m.waypoints[:cnt]
+	}
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *Route28) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"linkage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = append(b, ",\"sender\":"...)
+	b = strconv.AppendUint(b, uint64(m.Sender), 10)
+	b = append(b, ",\"rtype\":"...)
+	b = strconv.AppendUint(b, uint64(m.RouteType), 10)
+	b = append(b, ",\"month\":"...)
+	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = append(b, ",\"day\":"...)
+	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = append(b, ",\"hour\":"...)
+	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = append(b, ",\"minute\":"...)
+	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = append(b, ",\"duration\":"...)
+	b = strconv.AppendUint(b, uint64(m.Duration), 10)
+	b = append(b, ",\"waycount\":"...)
+	b = strconv.AppendUint(b, uint64(m.WayCount), 10)
+	b = append(b, ",\"waypoints\":["...)
+	for i := range m.Waypoints {
+		e := &m.Waypoints[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		p := len(b)
+		b = append(b, ",\"lon\":"...)
+		b = e.Lon().AppendJSON(b)
+		b = append(b, ",\"lat\":"...)
+		b = e.Lat().AppendJSON(b)
+		b = append(b[:p], b[p+1:]...)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	return append(b, '}')
+}
+
+func (m *Route28) gpsdStructured(n, typ int) bool {
+	return (typ == 6) && (true)
+}
+
+func (m *Route28) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"linkage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = append(b, ",\"sender\":"...)
+	b = strconv.AppendUint(b, uint64(m.Sender), 10)
+	b = append(b, ",\"rtype\":"...)
+	b = strconv.AppendUint(b, uint64(m.RouteType), 10)
+	b = append(b, ",\"rtype_text\":"...)
+	b = appendJSONString(b, routeTypeText(int(m.RouteType)))
+	b = gpsdRouteStart(b, ",\"minute\":", int64(m.Minute), m)
+	b = append(b, ",\"duration\":"...)
+	b = strconv.AppendUint(b, uint64(m.Duration), 10)
+	b = append(b, ",\"waypoints\":["...)
+	for i := range m.Waypoints {
+		e := &m.Waypoints[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		p := len(b)
+		b = append(b, ",\"lon\":"...)
+		b = strconv.AppendFloat(b, (float64(e.LonRaw)-0)/600000, 'f', 6, 64)
+		b = append(b, ",\"lat\":"...)
+		b = strconv.AppendFloat(b, (float64(e.LatRaw)-0)/600000, 'f', 6, 64)
+		b = append(b[:p], b[p+1:]...)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	return b
+}
+
+func (m *Route28) cloneApp() Application {
+	c := *m
+	c.Waypoints = c.waypoints[:len(m.Waypoints)]
+	return &c
+}
+
+func (m *Route28) bits() int { return 0 }
+
+// Text30 is an IMO289 addressed text description (DAC 1, FI 30).
+// It is decoded from the data of message types 6.
+type Text30 struct {
+	// Truncated is set when the data is shorter than the layout's 10 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated bool
+	Linkage   uint16
+	Text      string
+}
+
+func (m *Text30) decode(r *Reader, ms *messages) {
+	*m = Text30{Truncated: r.Remaining() < 10}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.Linkage = uint16(r.optUint(10))
+	m.Text = r.text(&ms.arena, r.Remaining()/6)
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *Text30) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"linkage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = append(b, ",\"text\":"...)
+	b = appendJSONString(b, m.Text)
+	return append(b, '}')
+}
+
+func (m *Text30) gpsdStructured(n, typ int) bool {
+	return (typ == 6) && (true)
+}
+
+func (m *Text30) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"linkage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = append(b, ",\"text\":"...)
+	b = appendJSONString(b, m.Text)
+	return b
+}
+
+func (m *Text30) cloneApp() Application {
+	c := *m
+	c.Text = strings.Clone(m.Text)
+	return &c
+}
+
+func (m *Text30) bits() int { return 0 }
+
+// TidalWindow32 is an IMO289 tidal window (DAC 1, FI 32).
+// It is decoded from the data of message types 6.
+type TidalWindow32 struct {
+	// Truncated is set when the data is shorter than the layout's 97 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated bool
+	Month     uint8
+	Day       uint8
+	Tidals    []TidalWindow32Tidals // windows
+	tidals    [16]TidalWindow32Tidals
+}
+
+// TidalWindow32Tidals is one element of TidalWindow32.Tidals.
+type TidalWindow32Tidals struct {
+	LonRaw          int32  // 1/1000 min
+	LatRaw          int32  // 1/1000 min
+	FromHour        uint8  //
+	FromMin         uint8  //
+	ToHour          uint8  //
+	ToMin           uint8  //
+	CurrentDirRaw   uint16 // degrees (360 n/a)
+	CurrentSpeedRaw uint8  // 0.1 kn (255 n/a)
+}
+
+// Lon returns lon scaled to physical units, keelson.NA when not available.
+func (m *TidalWindow32Tidals) Lon() keelson.Float {
+	v := int64(m.LonRaw)
+	if v == 10860000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 60000)
+}
+
+// Lat returns lat scaled to physical units, keelson.NA when not available.
+func (m *TidalWindow32Tidals) Lat() keelson.Float {
+	v := int64(m.LatRaw)
+	if v == 5460000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 60000)
+}
+
+// CurrentDir returns current_dir scaled to physical units, keelson.NA when not available.
+func (m *TidalWindow32Tidals) CurrentDir() keelson.Float {
+	v := int64(m.CurrentDirRaw)
+	if v == 360 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 1)
+}
+
+// CurrentSpeed returns current_speed scaled to physical units, keelson.NA when not available.
+func (m *TidalWindow32Tidals) CurrentSpeed() keelson.Float {
+	v := int64(m.CurrentSpeedRaw)
+	if v == 255 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 10)
+}
+
+func (m *TidalWindow32) decode(r *Reader, ms *messages) {
+	*m = TidalWindow32{Truncated: r.Remaining() < 97}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.Month = uint8(r.optUint(4))
+	m.Day = uint8(r.optUint(5))
+	{
+		nd := r.Len() - base
+		_ = nd
+		cnt := min(max(countFrom(nd, 9, 88), 0), 16)
+		for i := 0; i < cnt; i++ {
+			e := &m.tidals[i]
+			*e = TidalWindow32Tidals{}
+			es := base + 9 + i*88
+			r.seekRaw(es)
+			e.LonRaw = int32(r.optInt(25))
+			e.LatRaw = int32(r.optInt(24))
+			e.FromHour = uint8(r.optUint(5))
+			e.FromMin = uint8(r.optUint(6))
+			e.ToHour = uint8(r.optUint(5))
+			e.ToMin = uint8(r.optUint(6))
+			e.CurrentDirRaw = uint16(r.optUint(9))
+			e.CurrentSpeedRaw = uint8(r.optUint(8))
+		}
+		m.Tidals = m.tidals[:cnt]
+	}
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *TidalWindow32) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"month\":"...)
+	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = append(b, ",\"day\":"...)
+	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = append(b, ",\"tidals\":["...)
+	for i := range m.Tidals {
+		e := &m.Tidals[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		p := len(b)
+		b = append(b, ",\"lon\":"...)
+		b = e.Lon().AppendJSON(b)
+		b = append(b, ",\"lat\":"...)
+		b = e.Lat().AppendJSON(b)
+		b = append(b, ",\"from_hour\":"...)
+		b = strconv.AppendUint(b, uint64(e.FromHour), 10)
+		b = append(b, ",\"from_min\":"...)
+		b = strconv.AppendUint(b, uint64(e.FromMin), 10)
+		b = append(b, ",\"to_hour\":"...)
+		b = strconv.AppendUint(b, uint64(e.ToHour), 10)
+		b = append(b, ",\"to_min\":"...)
+		b = strconv.AppendUint(b, uint64(e.ToMin), 10)
+		b = append(b, ",\"cdir\":"...)
+		b = e.CurrentDir().AppendJSON(b)
+		b = append(b, ",\"cspeed\":"...)
+		b = e.CurrentSpeed().AppendJSON(b)
+		b = append(b[:p], b[p+1:]...)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	return append(b, '}')
+}
+
+func (m *TidalWindow32) gpsdStructured(n, typ int) bool {
+	return (typ == 6) && (true)
+}
+
+func (m *TidalWindow32) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"month\":"...)
+	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = append(b, ",\"day\":"...)
+	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = append(b, ",\"tidals\":["...)
+	for i := range m.Tidals {
+		e := &m.Tidals[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		p := len(b)
+		b = append(b, ",\"lon\":"...)
+		b = strconv.AppendFloat(b, (float64(e.LonRaw)-0)/60000, 'f', 4, 64)
+		b = append(b, ",\"lat\":"...)
+		b = strconv.AppendFloat(b, (float64(e.LatRaw)-0)/60000, 'f', 4, 64)
+		b = append(b, ",\"from_hour\":"...)
+		b = strconv.AppendUint(b, uint64(e.FromHour), 10)
+		b = append(b, ",\"from_min\":"...)
+		b = strconv.AppendUint(b, uint64(e.FromMin), 10)
+		b = append(b, ",\"to_hour\":"...)
+		b = strconv.AppendUint(b, uint64(e.ToHour), 10)
+		b = append(b, ",\"to_min\":"...)
+		b = strconv.AppendUint(b, uint64(e.ToMin), 10)
+		b = append(b, ",\"cdir\":"...)
+		b = strconv.AppendUint(b, uint64(e.CurrentDirRaw), 10)
+		b = append(b, ",\"cspeed\":"...)
+		b = strconv.AppendFloat(b, (float64(e.CurrentSpeedRaw)-0)/10, 'f', 1, 64)
+		b = append(b[:p], b[p+1:]...)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	return b
+}
+
+func (m *TidalWindow32) cloneApp() Application {
+	c := *m
+	c.Tidals = c.tidals[:len(m.Tidals)]
+	return &c
+}
+
+func (m *TidalWindow32) bits() int { return 0 }
+
+// FairwayClosed13 is an IMO236 fairway closed notice (DAC 1, FI 13).
+// It is decoded from the data of message types 8.
+type FairwayClosed13 struct {
+	// Truncated is set when the data is shorter than the layout's 412 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated  bool
+	Reason     string
+	CloseFrom  string
+	CloseTo    string
+	Radius     uint16
+	ExtUnit    uint8
+	FromDay    uint8
+	FromMonth  uint8
+	FromHour   uint8
+	FromMinute uint8
+	ToDay      uint8
+	ToMonth    uint8
+	ToHour     uint8
+	ToMinute   uint8
+}
+
+func (m *FairwayClosed13) decode(r *Reader, ms *messages) {
+	*m = FairwayClosed13{Truncated: r.Remaining() < 412}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.Reason = r.text(&ms.arena, 20)
+	m.CloseFrom = r.text(&ms.arena, 20)
+	m.CloseTo = r.text(&ms.arena, 20)
+	m.Radius = uint16(r.optUint(10))
+	m.ExtUnit = uint8(r.optUint(2))
+	m.FromDay = uint8(r.optUint(5))
+	m.FromMonth = uint8(r.optUint(4))
+	m.FromHour = uint8(r.optUint(5))
+	m.FromMinute = uint8(r.optUint(6))
+	m.ToDay = uint8(r.optUint(5))
+	m.ToMonth = uint8(r.optUint(4))
+	m.ToHour = uint8(r.optUint(5))
+	m.ToMinute = uint8(r.optUint(6))
+	r.optSkip(4)
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *FairwayClosed13) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"reason\":"...)
+	b = appendJSONString(b, m.Reason)
+	b = append(b, ",\"closefrom\":"...)
+	b = appendJSONString(b, m.CloseFrom)
+	b = append(b, ",\"closeto\":"...)
+	b = appendJSONString(b, m.CloseTo)
+	b = append(b, ",\"radius\":"...)
+	b = strconv.AppendUint(b, uint64(m.Radius), 10)
+	b = append(b, ",\"extunit\":"...)
+	b = strconv.AppendUint(b, uint64(m.ExtUnit), 10)
+	b = append(b, ",\"from_day\":"...)
+	b = strconv.AppendUint(b, uint64(m.FromDay), 10)
+	b = append(b, ",\"from_month\":"...)
+	b = strconv.AppendUint(b, uint64(m.FromMonth), 10)
+	b = append(b, ",\"from_hour\":"...)
+	b = strconv.AppendUint(b, uint64(m.FromHour), 10)
+	b = append(b, ",\"from_minute\":"...)
+	b = strconv.AppendUint(b, uint64(m.FromMinute), 10)
+	b = append(b, ",\"to_day\":"...)
+	b = strconv.AppendUint(b, uint64(m.ToDay), 10)
+	b = append(b, ",\"to_month\":"...)
+	b = strconv.AppendUint(b, uint64(m.ToMonth), 10)
+	b = append(b, ",\"to_hour\":"...)
+	b = strconv.AppendUint(b, uint64(m.ToHour), 10)
+	b = append(b, ",\"to_minute\":"...)
+	b = strconv.AppendUint(b, uint64(m.ToMinute), 10)
+	return append(b, '}')
+}
+
+func (m *FairwayClosed13) gpsdStructured(n, typ int) bool {
+	return (typ == 8) && (true)
+}
+
+func (m *FairwayClosed13) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"reason\":"...)
+	b = appendJSONString(b, m.Reason)
+	b = append(b, ",\"closefrom\":"...)
+	b = appendJSONString(b, m.CloseFrom)
+	b = append(b, ",\"closeto\":"...)
+	b = appendJSONString(b, m.CloseTo)
+	b = append(b, ",\"radius\":"...)
+	b = strconv.AppendUint(b, uint64(m.Radius), 10)
+	b = append(b, ",\"extunit\":"...)
+	b = strconv.AppendUint(b, uint64(m.ExtUnit), 10)
+	b = gpsdFrom13(b, ",\"from_minute\":", int64(m.FromMinute), m)
+	b = gpsdTo13(b, ",\"to_minute\":", int64(m.ToMinute), m)
+	return b
+}
+
+func (m *FairwayClosed13) cloneApp() Application {
+	c := *m
+	c.Reason = strings.Clone(m.Reason)
+	c.CloseFrom = strings.Clone(m.CloseFrom)
+	c.CloseTo = strings.Clone(m.CloseTo)
+	return &c
+}
+
+func (m *FairwayClosed13) bits() int { return 0 }
+
+// Targets17 is IMO289 VTS-generated or synthetic targets (DAC 1, FI 17).
+// It is decoded from the data of message types 8.
+type Targets17 struct {
+	// Truncated is set when the data is shorter than the layout's 122 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated bool
+	Targets   []Targets17Targets // targets
+	targets   [16]Targets17Targets
+}
+
+// Targets17Targets is one element of Targets17.Targets.
+type Targets17Targets struct {
+	IDType uint8  // 0 MMSI, 1 IMO, 2 call sign, 3 other
+	ID     uint64 // MMSI or IMO number (present when e.IDType < 2)
+	Name   string // call sign or other identifier (present when e.IDType >= 2)
+	LatRaw int32  // 1/1000 min
+	LonRaw int32  // 1/1000 min
+	COGRaw uint16 // degrees (360 n/a)
+	Second uint8  //
+	SOGRaw uint16 // knots (1023 n/a)
+}
+
+// Lat returns lat scaled to physical units, keelson.NA when not available.
+func (m *Targets17Targets) Lat() keelson.Float {
+	v := int64(m.LatRaw)
+	if v == 5460000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 60000)
+}
+
+// Lon returns lon scaled to physical units, keelson.NA when not available.
+func (m *Targets17Targets) Lon() keelson.Float {
+	v := int64(m.LonRaw)
+	if v == 10860000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 60000)
+}
+
+// COG returns cog scaled to physical units, keelson.NA when not available.
+func (m *Targets17Targets) COG() keelson.Float {
+	v := int64(m.COGRaw)
+	if v == 360 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 1)
+}
+
+// SOG returns sog scaled to physical units, keelson.NA when not available.
+func (m *Targets17Targets) SOG() keelson.Float {
+	v := int64(m.SOGRaw)
+	if v == 1023 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 1)
+}
+
+func (m *Targets17) decode(r *Reader, ms *messages) {
+	*m = Targets17{Truncated: r.Remaining() < 122}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	{
+		nd := r.Len() - base
+		_ = nd
+		cnt := min(max(nd/122+1, 0), 16)
+		for i := 0; i < cnt; i++ {
+			e := &m.targets[i]
+			*e = Targets17Targets{}
+			es := base + 0 + i*122
+			r.seekRaw(es)
+			e.IDType = uint8(r.optUint(2))
+			if e.IDType < 2 {
+				e.ID = uint64(r.optUint(42))
+			}
+			r.seekRaw(es + 2)
+			if e.IDType >= 2 {
+				e.Name = r.text(&ms.arena, 7)
+			}
+			r.seekRaw(es + 48)
+			e.LatRaw = int32(r.optInt(24))
+			e.LonRaw = int32(r.optInt(25))
+			e.COGRaw = uint16(r.optUint(9))
+			e.Second = uint8(r.optUint(6))
+			e.SOGRaw = uint16(r.optUint(10))
+		}
+		m.Targets = m.targets[:cnt]
+	}
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *Targets17) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"targets\":["...)
+	for i := range m.Targets {
+		e := &m.Targets[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		p := len(b)
+		b = append(b, ",\"idtype\":"...)
+		b = strconv.AppendUint(b, uint64(e.IDType), 10)
+		if e.IDType < 2 {
+			b = append(b, ",\"id\":"...)
+			b = strconv.AppendUint(b, uint64(e.ID), 10)
+		}
+		if e.IDType >= 2 {
+			b = append(b, ",\"name\":"...)
+			b = appendJSONString(b, e.Name)
+		}
+		b = append(b, ",\"lat\":"...)
+		b = e.Lat().AppendJSON(b)
+		b = append(b, ",\"lon\":"...)
+		b = e.Lon().AppendJSON(b)
+		b = append(b, ",\"cog\":"...)
+		b = e.COG().AppendJSON(b)
+		b = append(b, ",\"second\":"...)
+		b = strconv.AppendUint(b, uint64(e.Second), 10)
+		b = append(b, ",\"sog\":"...)
+		b = e.SOG().AppendJSON(b)
+		b = append(b[:p], b[p+1:]...)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	return append(b, '}')
+}
+
+func (m *Targets17) gpsdStructured(n, typ int) bool {
+	return (typ == 8) && (true)
+}
+
+func (m *Targets17) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"targets\":["...)
+	for i := range m.Targets {
+		e := &m.Targets[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		p := len(b)
+		b = append(b, ",\"idtype\":"...)
+		b = strconv.AppendUint(b, uint64(e.IDType), 10)
+		b = append(b, ",\"idtype_text\":"...)
+		b = appendJSONString(b, idTypeText(int(e.IDType)))
+		b = gpsdTargetID(b, ",\"id\":", int64(e.ID), e)
+		b = append(b, ",\"lat\":"...)
+		b = strconv.AppendFloat(b, (float64(e.LatRaw)-0)/60000, 'f', 4, 64)
+		b = append(b, ",\"lon\":"...)
+		b = strconv.AppendFloat(b, (float64(e.LonRaw)-0)/60000, 'f', 4, 64)
+		b = append(b, ",\"course\":"...)
+		b = strconv.AppendUint(b, uint64(e.COGRaw), 10)
+		b = append(b, ",\"second\":"...)
+		b = strconv.AppendUint(b, uint64(e.Second), 10)
+		b = append(b, ",\"speed\":"...)
+		b = strconv.AppendUint(b, uint64(e.SOGRaw), 10)
+		b = append(b[:p], b[p+1:]...)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	return b
+}
+
+func (m *Targets17) cloneApp() Application {
+	c := *m
+	c.Targets = c.targets[:len(m.Targets)]
+	for i := range c.Targets {
+		c.Targets[i].Name = strings.Clone(c.Targets[i].Name)
+	}
+	return &c
+}
+
+func (m *Targets17) bits() int { return 0 }
+
+// TrafficSignal19 is an IMO289 marine traffic signal (DAC 1, FI 19).
+// It is decoded from the data of message types 8.
+type TrafficSignal19 struct {
+	// Truncated is set when the data is shorter than the layout's 258 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated  bool
+	Linkage    uint16
+	Station    string
+	LonRaw     int32 // 1/1000 min
+	LatRaw     int32 // 1/1000 min
+	Status     uint8
+	Signal     uint8
+	Hour       uint8
+	Minute     uint8
+	NextSignal uint8
+}
+
+// Lon returns lon scaled to physical units, keelson.NA when not available.
+func (m *TrafficSignal19) Lon() keelson.Float {
+	v := int64(m.LonRaw)
+	if v == 10860000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 60000)
+}
+
+// Lat returns lat scaled to physical units, keelson.NA when not available.
+func (m *TrafficSignal19) Lat() keelson.Float {
+	v := int64(m.LatRaw)
+	if v == 5460000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 60000)
+}
+
+func (m *TrafficSignal19) decode(r *Reader, ms *messages) {
+	*m = TrafficSignal19{Truncated: r.Remaining() < 258}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.Linkage = uint16(r.optUint(10))
+	m.Station = r.text(&ms.arena, 20)
+	m.LonRaw = int32(r.optInt(25))
+	m.LatRaw = int32(r.optInt(24))
+	m.Status = uint8(r.optUint(2))
+	m.Signal = uint8(r.optUint(5))
+	m.Hour = uint8(r.optUint(5))
+	m.Minute = uint8(r.optUint(6))
+	m.NextSignal = uint8(r.optUint(5))
+	r.optSkip(102)
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *TrafficSignal19) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"linkage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = append(b, ",\"station\":"...)
+	b = appendJSONString(b, m.Station)
+	b = append(b, ",\"lon\":"...)
+	b = m.Lon().AppendJSON(b)
+	b = append(b, ",\"lat\":"...)
+	b = m.Lat().AppendJSON(b)
+	b = append(b, ",\"status\":"...)
+	b = strconv.AppendUint(b, uint64(m.Status), 10)
+	b = append(b, ",\"signal\":"...)
+	b = strconv.AppendUint(b, uint64(m.Signal), 10)
+	b = append(b, ",\"hour\":"...)
+	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = append(b, ",\"minute\":"...)
+	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = append(b, ",\"nextsignal\":"...)
+	b = strconv.AppendUint(b, uint64(m.NextSignal), 10)
+	return append(b, '}')
+}
+
+func (m *TrafficSignal19) gpsdStructured(n, typ int) bool {
+	return (typ == 8) && (true)
+}
+
+func (m *TrafficSignal19) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"linkage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = append(b, ",\"station\":"...)
+	b = appendJSONString(b, m.Station)
+	b = append(b, ",\"lon\":"...)
+	b = strconv.AppendFloat(b, (float64(m.LonRaw)-0)/60000, 'f', 6, 64)
+	b = append(b, ",\"lat\":"...)
+	b = strconv.AppendFloat(b, (float64(m.LatRaw)-0)/60000, 'f', 6, 64)
+	b = append(b, ",\"status\":"...)
+	b = strconv.AppendUint(b, uint64(m.Status), 10)
+	b = append(b, ",\"signal\":"...)
+	b = strconv.AppendUint(b, uint64(m.Signal), 10)
+	b = append(b, ",\"signal_text\":"...)
+	b = appendJSONString(b, signalText(int(m.Signal)))
+	b = append(b, ",\"hour\":"...)
+	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = append(b, ",\"minute\":"...)
+	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = append(b, ",\"nextsignal\":"...)
+	b = strconv.AppendUint(b, uint64(m.NextSignal), 10)
+	b = append(b, ",\"nextsignal_text\":"...)
+	b = appendJSONString(b, signalText(int(m.NextSignal)))
+	return b
+}
+
+func (m *TrafficSignal19) cloneApp() Application {
+	c := *m
+	c.Station = strings.Clone(m.Station)
+	return &c
+}
+
+func (m *TrafficSignal19) bits() int { return 0 }
+
+// Route27 is IMO289 broadcast route information (DAC 1, FI 27).
+// It is decoded from the data of message types 8.
+type Route27 struct {
+	// Truncated is set when the data is shorter than the layout's 61 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated bool
+	Linkage   uint16
+	Sender    uint8
+	RouteType uint8
+	Month     uint8
+	Day       uint8
+	Hour      uint8
+	Minute    uint8
+	Duration  uint32 // minutes
+	WayCount  uint8
+	Waypoints []Route27Waypoints // waypoints
+	waypoints [32]Route27Waypoints
+}
+
+// Route27Waypoints is one element of Route27.Waypoints.
+type Route27Waypoints struct {
+	LonRaw int32 // 1/10000 min
+	LatRaw int32 // 1/10000 min
+}
+
+// Lon returns lon scaled to physical units, keelson.NA when not available.
+func (m *Route27Waypoints) Lon() keelson.Float {
+	v := int64(m.LonRaw)
+	if v == 108600000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 600000)
+}
+
+// Lat returns lat scaled to physical units, keelson.NA when not available.
+func (m *Route27Waypoints) Lat() keelson.Float {
+	v := int64(m.LatRaw)
+	if v == 54600000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 600000)
+}
+
+func (m *Route27) decode(r *Reader, ms *messages) {
+	*m = Route27{Truncated: r.Remaining() < 61}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.Linkage = uint16(r.optUint(10))
+	m.Sender = uint8(r.optUint(3))
+	m.RouteType = uint8(r.optUint(5))
+	m.Month = uint8(r.optUint(4))
+	m.Day = uint8(r.optUint(5))
+	m.Hour = uint8(r.optUint(5))
+	m.Minute = uint8(r.optUint(6))
+	m.Duration = uint32(r.optUint(18))
+	m.WayCount = uint8(r.optUint(5))
+	{
+		nd := r.Len() - base
+		_ = nd
+		cnt := min(max(int(m.WayCount), 0), 32)
+		for i := 0; i < cnt; i++ {
+			e := &m.waypoints[i]
+			*e = Route27Waypoints{}
+			es := base + 61 + i*55
+			r.seekRaw(es)
+			e.LonRaw = int32(r.optInt(28))
+			e.LatRaw = int32(r.optInt(27))
+		}
+		m.Waypoints = m.waypoints[:cnt]
+	}
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *Route27) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"linkage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = append(b, ",\"sender\":"...)
+	b = strconv.AppendUint(b, uint64(m.Sender), 10)
+	b = append(b, ",\"rtype\":"...)
+	b = strconv.AppendUint(b, uint64(m.RouteType), 10)
+	b = append(b, ",\"month\":"...)
+	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = append(b, ",\"day\":"...)
+	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = append(b, ",\"hour\":"...)
+	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = append(b, ",\"minute\":"...)
+	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = append(b, ",\"duration\":"...)
+	b = strconv.AppendUint(b, uint64(m.Duration), 10)
+	b = append(b, ",\"waycount\":"...)
+	b = strconv.AppendUint(b, uint64(m.WayCount), 10)
+	b = append(b, ",\"waypoints\":["...)
+	for i := range m.Waypoints {
+		e := &m.Waypoints[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		p := len(b)
+		b = append(b, ",\"lon\":"...)
+		b = e.Lon().AppendJSON(b)
+		b = append(b, ",\"lat\":"...)
+		b = e.Lat().AppendJSON(b)
+		b = append(b[:p], b[p+1:]...)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	return append(b, '}')
+}
+
+func (m *Route27) gpsdStructured(n, typ int) bool {
+	return (typ == 8) && (true)
+}
+
+func (m *Route27) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"linkage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = append(b, ",\"sender\":"...)
+	b = strconv.AppendUint(b, uint64(m.Sender), 10)
+	b = append(b, ",\"rtype\":"...)
+	b = strconv.AppendUint(b, uint64(m.RouteType), 10)
+	b = append(b, ",\"rtype_text\":"...)
+	b = appendJSONString(b, routeTypeText(int(m.RouteType)))
+	b = gpsdRouteStart(b, ",\"minute\":", int64(m.Minute), m)
+	b = append(b, ",\"duration\":"...)
+	b = strconv.AppendUint(b, uint64(m.Duration), 10)
+	b = append(b, ",\"waypoints\":["...)
+	for i := range m.Waypoints {
+		e := &m.Waypoints[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		p := len(b)
+		b = append(b, ",\"lon\":"...)
+		b = strconv.AppendFloat(b, (float64(e.LonRaw)-0)/600000, 'f', 6, 64)
+		b = append(b, ",\"lat\":"...)
+		b = strconv.AppendFloat(b, (float64(e.LatRaw)-0)/600000, 'f', 6, 64)
+		b = append(b[:p], b[p+1:]...)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	return b
+}
+
+func (m *Route27) cloneApp() Application {
+	c := *m
+	c.Waypoints = c.waypoints[:len(m.Waypoints)]
+	return &c
+}
+
+func (m *Route27) bits() int { return 0 }
+
+// Text29 is an IMO289 broadcast text description (DAC 1, FI 29).
+// It is decoded from the data of message types 8.
+type Text29 struct {
+	// Truncated is set when the data is shorter than the layout's 10 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated bool
+	Linkage   uint16
+	Text      string
+}
+
+func (m *Text29) decode(r *Reader, ms *messages) {
+	*m = Text29{Truncated: r.Remaining() < 10}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.Linkage = uint16(r.optUint(10))
+	m.Text = r.text(&ms.arena, r.Remaining()/6)
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *Text29) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"linkage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = append(b, ",\"text\":"...)
+	b = appendJSONString(b, m.Text)
+	return append(b, '}')
+}
+
+func (m *Text29) gpsdStructured(n, typ int) bool {
+	return (typ == 8) && (true)
+}
+
+func (m *Text29) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"linkage\":"...)
+	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = append(b, ",\"text\":"...)
+	b = appendJSONString(b, m.Text)
+	return b
+}
+
+func (m *Text29) cloneApp() Application {
+	c := *m
+	c.Text = strings.Clone(m.Text)
+	return &c
+}
+
+func (m *Text29) bits() int { return 0 }
+
+// LockETA21 is an Inland AIS ETA at lock, bridge or terminal (DAC 200, FI 21).
+// It is decoded from the data of message types 6.
+type LockETA21 struct {
+	// Truncated is set when the data is shorter than the layout's 155 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated  bool
+	Country    string
+	Locode     string
+	Section    string
+	Terminal   string
+	Hectometre string
+	Month      uint8
+	Day        uint8
+	Hour       uint8
+	Minute     uint8
+	Tugs       uint8
+	AirDraught uint16 // 0.01 m
+}
+
+func (m *LockETA21) decode(r *Reader, ms *messages) {
+	*m = LockETA21{Truncated: r.Remaining() < 155}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.Country = r.text(&ms.arena, 2)
+	m.Locode = r.text(&ms.arena, 3)
+	m.Section = r.text(&ms.arena, 5)
+	m.Terminal = r.text(&ms.arena, 5)
+	m.Hectometre = r.text(&ms.arena, 5)
+	m.Month = uint8(r.optUint(4))
+	m.Day = uint8(r.optUint(5))
+	m.Hour = uint8(r.optUint(5))
+	m.Minute = uint8(r.optUint(6))
+	m.Tugs = uint8(r.optUint(3))
+	m.AirDraught = uint16(r.optUint(12))
+	r.optSkip(5)
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *LockETA21) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"country\":"...)
+	b = appendJSONString(b, m.Country)
+	b = append(b, ",\"locode\":"...)
+	b = appendJSONString(b, m.Locode)
+	b = append(b, ",\"section\":"...)
+	b = appendJSONString(b, m.Section)
+	b = append(b, ",\"terminal\":"...)
+	b = appendJSONString(b, m.Terminal)
+	b = append(b, ",\"hectometre\":"...)
+	b = appendJSONString(b, m.Hectometre)
+	b = append(b, ",\"month\":"...)
+	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = append(b, ",\"day\":"...)
+	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = append(b, ",\"hour\":"...)
+	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = append(b, ",\"minute\":"...)
+	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = append(b, ",\"tugs\":"...)
+	b = strconv.AppendUint(b, uint64(m.Tugs), 10)
+	b = append(b, ",\"airdraught\":"...)
+	b = strconv.AppendUint(b, uint64(m.AirDraught), 10)
+	return append(b, '}')
+}
+
+func (m *LockETA21) gpsdStructured(n, typ int) bool {
+	return (typ == 6) && (n == 248)
+}
+
+func (m *LockETA21) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"country\":"...)
+	b = appendJSONString(b, m.Country)
+	b = append(b, ",\"locode\":"...)
+	b = appendJSONString(b, m.Locode)
+	b = append(b, ",\"section\":"...)
+	b = appendJSONString(b, m.Section)
+	b = append(b, ",\"terminal\":"...)
+	b = appendJSONString(b, m.Terminal)
+	b = append(b, ",\"hectometre\":"...)
+	b = appendJSONString(b, m.Hectometre)
+	b = gpsdInlandETA(b, ",\"minute\":", int64(m.Minute), m)
+	b = append(b, ",\"tugs\":"...)
+	b = strconv.AppendUint(b, uint64(m.Tugs), 10)
+	b = append(b, ",\"airdraught\":"...)
+	b = strconv.AppendUint(b, uint64(m.AirDraught), 10)
+	return b
+}
+
+func (m *LockETA21) cloneApp() Application {
+	c := *m
+	c.Country = strings.Clone(m.Country)
+	c.Locode = strings.Clone(m.Locode)
+	c.Section = strings.Clone(m.Section)
+	c.Terminal = strings.Clone(m.Terminal)
+	c.Hectometre = strings.Clone(m.Hectometre)
+	return &c
+}
+
+func (m *LockETA21) bits() int { return 0 }
+
+// LockRTA22 is an Inland AIS RTA at lock, bridge or terminal (DAC 200, FI 22).
+// It is decoded from the data of message types 6.
+type LockRTA22 struct {
+	// Truncated is set when the data is shorter than the layout's 142 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated  bool
+	Country    string
+	Locode     string
+	Section    string
+	Terminal   string
+	Hectometre string
+	Month      uint8
+	Day        uint8
+	Hour       uint8
+	Minute     uint8
+	Status     uint8 // 0 operational, 1 limited, 2 out of order, 3 n/a
+}
+
+func (m *LockRTA22) decode(r *Reader, ms *messages) {
+	*m = LockRTA22{Truncated: r.Remaining() < 142}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.Country = r.text(&ms.arena, 2)
+	m.Locode = r.text(&ms.arena, 3)
+	m.Section = r.text(&ms.arena, 5)
+	m.Terminal = r.text(&ms.arena, 5)
+	m.Hectometre = r.text(&ms.arena, 5)
+	m.Month = uint8(r.optUint(4))
+	m.Day = uint8(r.optUint(5))
+	m.Hour = uint8(r.optUint(5))
+	m.Minute = uint8(r.optUint(6))
+	m.Status = uint8(r.optUint(2))
+	r.optSkip(2)
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *LockRTA22) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"country\":"...)
+	b = appendJSONString(b, m.Country)
+	b = append(b, ",\"locode\":"...)
+	b = appendJSONString(b, m.Locode)
+	b = append(b, ",\"section\":"...)
+	b = appendJSONString(b, m.Section)
+	b = append(b, ",\"terminal\":"...)
+	b = appendJSONString(b, m.Terminal)
+	b = append(b, ",\"hectometre\":"...)
+	b = appendJSONString(b, m.Hectometre)
+	b = append(b, ",\"month\":"...)
+	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = append(b, ",\"day\":"...)
+	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = append(b, ",\"hour\":"...)
+	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = append(b, ",\"minute\":"...)
+	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = append(b, ",\"status\":"...)
+	b = strconv.AppendUint(b, uint64(m.Status), 10)
+	return append(b, '}')
+}
+
+func (m *LockRTA22) gpsdStructured(n, typ int) bool {
+	return (typ == 6) && (n == 232)
+}
+
+func (m *LockRTA22) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"country\":"...)
+	b = appendJSONString(b, m.Country)
+	b = append(b, ",\"locode\":"...)
+	b = appendJSONString(b, m.Locode)
+	b = append(b, ",\"section\":"...)
+	b = appendJSONString(b, m.Section)
+	b = append(b, ",\"terminal\":"...)
+	b = appendJSONString(b, m.Terminal)
+	b = append(b, ",\"hectometre\":"...)
+	b = appendJSONString(b, m.Hectometre)
+	b = gpsdInlandETA(b, ",\"minute\":", int64(m.Minute), m)
+	b = append(b, ",\"status\":"...)
+	b = strconv.AppendUint(b, uint64(m.Status), 10)
+	b = append(b, ",\"status_text\":"...)
+	b = appendJSONString(b, rtaStatusText(int(m.Status)))
+	return b
+}
+
+func (m *LockRTA22) cloneApp() Application {
+	c := *m
+	c.Country = strings.Clone(m.Country)
+	c.Locode = strings.Clone(m.Locode)
+	c.Section = strings.Clone(m.Section)
+	c.Terminal = strings.Clone(m.Terminal)
+	c.Hectometre = strings.Clone(m.Hectometre)
+	return &c
+}
+
+func (m *LockRTA22) bits() int { return 0 }
+
+// PersonsInland55 is the Inland AIS number of persons on board (DAC 200, FI 55).
+// It is decoded from the data of message types 6.
+type PersonsInland55 struct {
+	// Truncated is set when the data is shorter than the layout's 29 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated  bool
+	Crew       uint8
+	Passengers uint16
+	Personnel  uint8
+}
+
+func (m *PersonsInland55) decode(r *Reader, ms *messages) {
+	*m = PersonsInland55{Truncated: r.Remaining() < 29}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.Crew = uint8(r.optUint(8))
+	m.Passengers = uint16(r.optUint(13))
+	m.Personnel = uint8(r.optUint(8))
+	r.optSkip(51)
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *PersonsInland55) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"crew\":"...)
+	b = strconv.AppendUint(b, uint64(m.Crew), 10)
+	b = append(b, ",\"passengers\":"...)
+	b = strconv.AppendUint(b, uint64(m.Passengers), 10)
+	b = append(b, ",\"personnel\":"...)
+	b = strconv.AppendUint(b, uint64(m.Personnel), 10)
+	return append(b, '}')
+}
+
+func (m *PersonsInland55) gpsdStructured(n, typ int) bool {
+	return (typ == 6) && (n == 168)
+}
+
+func (m *PersonsInland55) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"crew\":"...)
+	b = strconv.AppendUint(b, uint64(m.Crew), 10)
+	b = append(b, ",\"passengers\":"...)
+	b = strconv.AppendUint(b, uint64(m.Passengers), 10)
+	b = append(b, ",\"personnel\":"...)
+	b = strconv.AppendUint(b, uint64(m.Personnel), 10)
+	return b
+}
+
+func (m *PersonsInland55) cloneApp() Application {
+	c := *m
+	return &c
+}
+
+func (m *PersonsInland55) bits() int { return 0 }
+
+// EMMAWarning23 is an Inland AIS EMMA weather warning (DAC 200, FI 23).
+// It is decoded from the data of message types 8.
+type EMMAWarning23 struct {
+	// Truncated is set when the data is shorter than the layout's 194 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated   bool
+	StartYear   uint8 // years since 2000
+	StartMonth  uint8
+	StartDay    uint8
+	EndYear     uint8
+	EndMonth    uint8
+	EndDay      uint8
+	StartHour   uint8
+	StartMinute uint8
+	EndHour     uint8
+	EndMinute   uint8
+	StartLonRaw int32 // raw ITU value; see StartLon()
+	StartLatRaw int32 // raw ITU value; see StartLat()
+	EndLonRaw   int32 // raw ITU value; see EndLon()
+	EndLatRaw   int32 // raw ITU value; see EndLat()
+	Kind        uint8 // warning type
+	Min         int16
+	Max         int16
+	Intensity   uint8
+	Wind        uint8
+}
+
+// StartLon returns start_lon scaled to physical units, keelson.NA when not available.
+func (m *EMMAWarning23) StartLon() keelson.Float {
+	v := int64(m.StartLonRaw)
+	if v == 108600000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 600000)
+}
+
+// StartLat returns start_lat scaled to physical units, keelson.NA when not available.
+func (m *EMMAWarning23) StartLat() keelson.Float {
+	v := int64(m.StartLatRaw)
+	if v == 54600000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 600000)
+}
+
+// EndLon returns end_lon scaled to physical units, keelson.NA when not available.
+func (m *EMMAWarning23) EndLon() keelson.Float {
+	v := int64(m.EndLonRaw)
+	if v == 108600000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 600000)
+}
+
+// EndLat returns end_lat scaled to physical units, keelson.NA when not available.
+func (m *EMMAWarning23) EndLat() keelson.Float {
+	v := int64(m.EndLatRaw)
+	if v == 54600000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 600000)
+}
+
+func (m *EMMAWarning23) decode(r *Reader, ms *messages) {
+	*m = EMMAWarning23{Truncated: r.Remaining() < 194}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.StartYear = uint8(r.optUint(8))
+	m.StartMonth = uint8(r.optUint(4))
+	m.StartDay = uint8(r.optUint(5))
+	m.EndYear = uint8(r.optUint(8))
+	m.EndMonth = uint8(r.optUint(4))
+	m.EndDay = uint8(r.optUint(5))
+	m.StartHour = uint8(r.optUint(5))
+	m.StartMinute = uint8(r.optUint(6))
+	m.EndHour = uint8(r.optUint(5))
+	m.EndMinute = uint8(r.optUint(6))
+	m.StartLonRaw = int32(r.optInt(28))
+	m.StartLatRaw = int32(r.optInt(27))
+	m.EndLonRaw = int32(r.optInt(28))
+	m.EndLatRaw = int32(r.optInt(27))
+	m.Kind = uint8(r.optUint(4))
+	m.Min = int16(r.optInt(9))
+	m.Max = int16(r.optInt(9))
+	m.Intensity = uint8(r.optUint(2))
+	m.Wind = uint8(r.optUint(4))
+	r.optSkip(6)
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *EMMAWarning23) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"start_year\":"...)
+	b = strconv.AppendUint(b, uint64(m.StartYear), 10)
+	b = append(b, ",\"start_month\":"...)
+	b = strconv.AppendUint(b, uint64(m.StartMonth), 10)
+	b = append(b, ",\"start_day\":"...)
+	b = strconv.AppendUint(b, uint64(m.StartDay), 10)
+	b = append(b, ",\"end_year\":"...)
+	b = strconv.AppendUint(b, uint64(m.EndYear), 10)
+	b = append(b, ",\"end_month\":"...)
+	b = strconv.AppendUint(b, uint64(m.EndMonth), 10)
+	b = append(b, ",\"end_day\":"...)
+	b = strconv.AppendUint(b, uint64(m.EndDay), 10)
+	b = append(b, ",\"start_hour\":"...)
+	b = strconv.AppendUint(b, uint64(m.StartHour), 10)
+	b = append(b, ",\"start_minute\":"...)
+	b = strconv.AppendUint(b, uint64(m.StartMinute), 10)
+	b = append(b, ",\"end_hour\":"...)
+	b = strconv.AppendUint(b, uint64(m.EndHour), 10)
+	b = append(b, ",\"end_minute\":"...)
+	b = strconv.AppendUint(b, uint64(m.EndMinute), 10)
+	b = append(b, ",\"start_lon\":"...)
+	b = m.StartLon().AppendJSON(b)
+	b = append(b, ",\"start_lat\":"...)
+	b = m.StartLat().AppendJSON(b)
+	b = append(b, ",\"end_lon\":"...)
+	b = m.EndLon().AppendJSON(b)
+	b = append(b, ",\"end_lat\":"...)
+	b = m.EndLat().AppendJSON(b)
+	b = append(b, ",\"emma_type\":"...)
+	b = strconv.AppendUint(b, uint64(m.Kind), 10)
+	b = append(b, ",\"min\":"...)
+	b = strconv.AppendInt(b, int64(m.Min), 10)
+	b = append(b, ",\"max\":"...)
+	b = strconv.AppendInt(b, int64(m.Max), 10)
+	b = append(b, ",\"intensity\":"...)
+	b = strconv.AppendUint(b, uint64(m.Intensity), 10)
+	b = append(b, ",\"wind\":"...)
+	b = strconv.AppendUint(b, uint64(m.Wind), 10)
+	return append(b, '}')
+}
+
+func (m *EMMAWarning23) gpsdStructured(n, typ int) bool {
+	return (typ == 8) && (n == 256)
+}
+
+func (m *EMMAWarning23) appendGPSD(b []byte) []byte {
+	b = gpsdEMMATimes(b, ",\"end_minute\":", int64(m.EndMinute), m)
+	b = append(b, ",\"start_lon\":"...)
+	b = strconv.AppendFloat(b, (float64(m.StartLonRaw)-0)/600000, 'f', 6, 64)
+	b = append(b, ",\"start_lat\":"...)
+	b = strconv.AppendFloat(b, (float64(m.StartLatRaw)-0)/600000, 'f', 6, 64)
+	b = append(b, ",\"end_lon\":"...)
+	b = strconv.AppendFloat(b, (float64(m.EndLonRaw)-0)/600000, 'f', 6, 64)
+	b = append(b, ",\"end_lat\":"...)
+	b = strconv.AppendFloat(b, (float64(m.EndLatRaw)-0)/600000, 'f', 6, 64)
+	b = append(b, ",\"type\":"...)
+	b = strconv.AppendUint(b, uint64(m.Kind), 10)
+	b = append(b, ",\"type_text\":"...)
+	b = appendJSONString(b, emmaTypeText(int(m.Kind)))
+	b = append(b, ",\"min\":"...)
+	b = strconv.AppendInt(b, int64(m.Min), 10)
+	b = append(b, ",\"max\":"...)
+	b = strconv.AppendInt(b, int64(m.Max), 10)
+	b = append(b, ",\"class\":"...)
+	b = strconv.AppendUint(b, uint64(m.Intensity), 10)
+	b = append(b, ",\"class_text\":"...)
+	b = appendJSONString(b, emmaClassText(int(m.Intensity)))
+	b = append(b, ",\"wind\":"...)
+	b = strconv.AppendUint(b, uint64(m.Wind), 10)
+	b = append(b, ",\"wind_text\":"...)
+	b = appendJSONString(b, emmaWindText(int(m.Wind)))
+	return b
+}
+
+func (m *EMMAWarning23) cloneApp() Application {
+	c := *m
+	return &c
+}
+
+func (m *EMMAWarning23) bits() int { return 0 }
+
+// WaterLevels24 is Inland AIS water levels (DAC 200, FI 24).
+// It is decoded from the data of message types 8.
+type WaterLevels24 struct {
+	// Truncated is set when the data is shorter than the layout's 37 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated bool
+	Country   string
+	Gauges    []WaterLevels24Gauges // gauges
+	gauges    [64]WaterLevels24Gauges
+}
+
+// WaterLevels24Gauges is one element of WaterLevels24.Gauges.
+type WaterLevels24Gauges struct {
+	ID    uint16 // gauge id
+	Level int16  // cm
+}
+
+func (m *WaterLevels24) decode(r *Reader, ms *messages) {
+	*m = WaterLevels24{Truncated: r.Remaining() < 37}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.Country = r.text(&ms.arena, 2)
+	{
+		nd := r.Len() - base
+		_ = nd
+		cnt := min(max((nd-12+24)/25, 0), 64)
+		for i := 0; i < cnt; i++ {
+			e := &m.gauges[i]
+			*e = WaterLevels24Gauges{}
+			es := base + 12 + i*25
+			r.seekRaw(es)
+			e.ID = uint16(r.optUint(11))
+			e.Level = int16(r.optInt(14))
+		}
+		m.Gauges = m.gauges[:cnt]
+	}
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *WaterLevels24) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"country\":"...)
+	b = appendJSONString(b, m.Country)
+	b = append(b, ",\"gauges\":["...)
+	for i := range m.Gauges {
+		e := &m.Gauges[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		p := len(b)
+		b = append(b, ",\"id\":"...)
+		b = strconv.AppendUint(b, uint64(e.ID), 10)
+		b = append(b, ",\"level\":"...)
+		b = strconv.AppendInt(b, int64(e.Level), 10)
+		b = append(b[:p], b[p+1:]...)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	return append(b, '}')
+}
+
+func (m *WaterLevels24) gpsdStructured(n, typ int) bool {
+	return (typ == 8) && (n == 168)
+}
+
+func (m *WaterLevels24) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"country\":"...)
+	b = appendJSONString(b, m.Country)
+	b = append(b, ",\"gauges\":["...)
+	for i := range m.Gauges {
+		e := &m.Gauges[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		p := len(b)
+		b = append(b, ",\"id\":"...)
+		b = strconv.AppendUint(b, uint64(e.ID), 10)
+		b = append(b, ",\"level\":"...)
+		b = strconv.AppendInt(b, int64(e.Level), 10)
+		b = append(b[:p], b[p+1:]...)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	return b
+}
+
+func (m *WaterLevels24) cloneApp() Application {
+	c := *m
+	c.Country = strings.Clone(m.Country)
+	c.Gauges = c.gauges[:len(m.Gauges)]
+	return &c
+}
+
+func (m *WaterLevels24) bits() int { return 0 }
+
+// SignalStatus40 is an Inland AIS signal status (DAC 200, FI 40).
+// It is decoded from the data of message types 8.
+type SignalStatus40 struct {
+	// Truncated is set when the data is shorter than the layout's 101 bits: the
+	// missing fields then hold what gpsd reads there (fill bits, then zeros).
+	Truncated bool
+	LonRaw    int32 // raw ITU value; see Lon()
+	LatRaw    int32 // raw ITU value; see Lat()
+	Form      uint8
+	Facing    uint16
+	Direction uint8
+	Status    uint32
+}
+
+// Lon returns lon scaled to physical units, keelson.NA when not available.
+func (m *SignalStatus40) Lon() keelson.Float {
+	v := int64(m.LonRaw)
+	if v == 108600000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 600000)
+}
+
+// Lat returns lat scaled to physical units, keelson.NA when not available.
+func (m *SignalStatus40) Lat() keelson.Float {
+	v := int64(m.LatRaw)
+	if v == 54600000 {
+		return keelson.NA
+	}
+	return keelson.Float((float64(v) - 0) / 600000)
+}
+
+func (m *SignalStatus40) decode(r *Reader, ms *messages) {
+	*m = SignalStatus40{Truncated: r.Remaining() < 101}
+	base := r.Pos()
+	_ = base
+	n := r.Len()
+	_ = n
+	m.LonRaw = int32(r.optInt(28))
+	m.LatRaw = int32(r.optInt(27))
+	m.Form = uint8(r.optUint(4))
+	m.Facing = uint16(r.optUint(9))
+	m.Direction = uint8(r.optUint(3))
+	m.Status = uint32(r.optUint(30))
+	r.optSkip(11)
+}
+
+// AppendJSON appends Keelson's JSON object of the message.
+func (m *SignalStatus40) AppendJSON(b []byte) []byte {
+	b = append(b, `{"truncated":`...)
+	b = strconv.AppendBool(b, m.Truncated)
+	n := m.bits()
+	_ = n
+	b = append(b, ",\"lon\":"...)
+	b = m.Lon().AppendJSON(b)
+	b = append(b, ",\"lat\":"...)
+	b = m.Lat().AppendJSON(b)
+	b = append(b, ",\"form\":"...)
+	b = strconv.AppendUint(b, uint64(m.Form), 10)
+	b = append(b, ",\"facing\":"...)
+	b = strconv.AppendUint(b, uint64(m.Facing), 10)
+	b = append(b, ",\"direction\":"...)
+	b = strconv.AppendUint(b, uint64(m.Direction), 10)
+	b = append(b, ",\"status\":"...)
+	b = strconv.AppendUint(b, uint64(m.Status), 10)
+	return append(b, '}')
+}
+
+func (m *SignalStatus40) gpsdStructured(n, typ int) bool {
+	return (typ == 8) && (n == 168)
+}
+
+func (m *SignalStatus40) appendGPSD(b []byte) []byte {
+	b = append(b, ",\"lon\":"...)
+	b = strconv.AppendFloat(b, (float64(m.LonRaw)-0)/600000, 'f', 6, 64)
+	b = append(b, ",\"lat\":"...)
+	b = strconv.AppendFloat(b, (float64(m.LatRaw)-0)/600000, 'f', 6, 64)
+	b = append(b, ",\"form\":"...)
+	b = strconv.AppendUint(b, uint64(m.Form), 10)
+	b = append(b, ",\"facing\":"...)
+	b = strconv.AppendUint(b, uint64(m.Facing), 10)
+	b = append(b, ",\"direction\":"...)
+	b = strconv.AppendUint(b, uint64(m.Direction), 10)
+	b = append(b, ",\"direction_text\":"...)
+	b = appendJSONString(b, directionText(int(m.Direction)))
+	b = append(b, ",\"status\":"...)
+	b = strconv.AppendUint(b, uint64(m.Status), 10)
+	b = append(b, ",\"status_text\":"...)
+	b = appendJSONString(b, signalStatusText(int(m.Status)))
+	return b
+}
+
+func (m *SignalStatus40) cloneApp() Application {
+	c := *m
+	return &c
+}
+
+func (m *SignalStatus40) bits() int { return 0 }
+
 // messages holds one preallocated struct per message type, the text arena and gpsd's type 24 queue.
 type messages struct {
 	arena               []byte
@@ -3998,6 +6549,27 @@ type messages struct {
 	aMetHydro31         MetHydro31
 	aInlandStatic       InlandStatic
 	aAtoNMonitoring     AtoNMonitoring
+	aDangerousCargo12   DangerousCargo12
+	aTidalWindow14      TidalWindow14
+	aAirDraught15       AirDraught15
+	aPersons16          Persons16
+	aClearanceTime18    ClearanceTime18
+	aBerthing20         Berthing20
+	aDangerousCargo25   DangerousCargo25
+	aRoute28            Route28
+	aText30             Text30
+	aTidalWindow32      TidalWindow32
+	aFairwayClosed13    FairwayClosed13
+	aTargets17          Targets17
+	aTrafficSignal19    TrafficSignal19
+	aRoute27            Route27
+	aText29             Text29
+	aLockETA21          LockETA21
+	aLockRTA22          LockRTA22
+	aPersonsInland55    PersonsInland55
+	aEMMAWarning23      EMMAWarning23
+	aWaterLevels24      WaterLevels24
+	aSignalStatus40     SignalStatus40
 }
 
 // minBits is the least number of bits of each message type.
@@ -4132,32 +6704,225 @@ func (ms *messages) decodeType(t uint8, r *Reader) Message {
 func (ms *messages) decodeApp(typ int, dac uint16, fi uint8, r *Reader) Application {
 	if dac == 1 && fi == 11 && (typ == 6 || typ == 8) {
 		m := &ms.aMetHydro11
-		m.decode(r, ms)
-		if r.Err() != nil {
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
 			return nil
 		}
 		return m
 	}
 	if dac == 1 && fi == 31 && (typ == 6 || typ == 8) {
 		m := &ms.aMetHydro31
-		m.decode(r, ms)
-		if r.Err() != nil {
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
 			return nil
 		}
 		return m
 	}
 	if dac == 200 && fi == 10 && (typ == 8) {
 		m := &ms.aInlandStatic
-		m.decode(r, ms)
-		if r.Err() != nil {
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
 			return nil
 		}
 		return m
 	}
 	if (dac == 235 || dac == 250) && fi == 10 && (typ == 6) {
 		m := &ms.aAtoNMonitoring
-		m.decode(r, ms)
-		if r.Err() != nil {
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 1 && fi == 12 && (typ == 6) {
+		m := &ms.aDangerousCargo12
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 1 && fi == 14 && (typ == 6) {
+		m := &ms.aTidalWindow14
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 1 && fi == 15 && (typ == 6 || typ == 8) {
+		m := &ms.aAirDraught15
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 1 && fi == 16 && (typ == 6 || typ == 8) {
+		m := &ms.aPersons16
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 1 && fi == 18 && (typ == 6) {
+		m := &ms.aClearanceTime18
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 1 && fi == 20 && (typ == 6) {
+		m := &ms.aBerthing20
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 1 && fi == 25 && (typ == 6) {
+		m := &ms.aDangerousCargo25
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 1 && fi == 28 && (typ == 6) {
+		m := &ms.aRoute28
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 1 && fi == 30 && (typ == 6) {
+		m := &ms.aText30
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 1 && fi == 32 && (typ == 6) {
+		m := &ms.aTidalWindow32
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 1 && fi == 13 && (typ == 8) {
+		m := &ms.aFairwayClosed13
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 1 && fi == 17 && (typ == 8) {
+		m := &ms.aTargets17
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 1 && fi == 19 && (typ == 8) {
+		m := &ms.aTrafficSignal19
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 1 && fi == 27 && (typ == 8) {
+		m := &ms.aRoute27
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 1 && fi == 29 && (typ == 8) {
+		m := &ms.aText29
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 200 && fi == 21 && (typ == 6) {
+		m := &ms.aLockETA21
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 200 && fi == 22 && (typ == 6) {
+		m := &ms.aLockRTA22
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 200 && fi == 55 && (typ == 6) {
+		m := &ms.aPersonsInland55
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 200 && fi == 23 && (typ == 8) {
+		m := &ms.aEMMAWarning23
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 200 && fi == 24 && (typ == 8) {
+		m := &ms.aWaterLevels24
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
+			return nil
+		}
+		return m
+	}
+	if dac == 200 && fi == 40 && (typ == 8) {
+		m := &ms.aSignalStatus40
+		ar := *r // the application's reads must not fail the message
+		m.decode(&ar, ms)
+		if ar.Err() != nil {
 			return nil
 		}
 		return m

@@ -269,3 +269,18 @@ func gpsdDataLast(r *Reader, typ uint8, addressed, structured bool, nbits int) b
 	}
 	return v
 }
+
+// countFrom is gpsd's element count for `for (u = 0; base + size*u <= bits; u++)`.
+func countFrom(nd, base, size int) int {
+	if nd < base {
+		return 0
+	}
+	return (nd-base)/size + 1
+}
+
+// optSkip skips n bits of an optional trailing field, past the end if need be.
+func (r *Reader) optSkip(n int) {
+	if r.err == nil {
+		r.pos += n
+	}
+}

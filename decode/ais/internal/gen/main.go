@@ -27,6 +27,7 @@ const (
 	KData                 // the rest of the message as raw data (minus Reserve bits)
 	KTextRest             // the rest of the message as 6-bit text
 	KApp                  // DAC/FI application data (types 6 and 8)
+	KGroup                // repeated group of fields (Elem), Count elements
 )
 
 // F is one field of a layout.
@@ -58,6 +59,13 @@ type F struct {
 	GNA   int64
 	GWhen string
 	GLast string // KData: func computing the last byte of gpsd's hex dump
+
+	// KGroup
+	Elem     []F
+	ElemBits int
+	Base     int    // offset of the first element, relative to the data
+	Count    string // Go expression (nd: data bits, m) for the number of elements
+	Max      int
 }
 
 // Msg is a message (or application message) layout.
@@ -70,7 +78,8 @@ type Msg struct {
 	On, GOn []int
 	MinBits int
 	GCheck  string // Go condition (n, m) for gpsd to print the message
-	GFn     string // custom gpsd body writer
+	GFn     string   // custom gpsd body writer
+	Extra   []string // extra (unexported) struct fields, verbatim
 	Fields  []F
 }
 
@@ -85,6 +94,11 @@ func mmsi(name string) F          { return field(name, KM, 30) }
 func spare(bits int) F            { f := field("", KSpare, bits); f.G = "-"; return f }
 func textRest(name string) F      { return field(name, KTextRest, 0) }
 func data(name string, res int) F { f := field(name, KData, 0); f.Reserve = res; return f }
+func group(name string, base, elemBits, max int, count string, elem ...F) F {
+	f := field(name, KGroup, 0)
+	f.Elem, f.ElemBits, f.Base, f.Max, f.Count = elem, elemBits, base, max, count
+	return f
+}
 func app(on int) F                { f := field("", KApp, 0); f.AppOn = on; f.G = "-"; return f }
 func (f F) doc(s string) F        { f.Doc = s; return f }
 func (f F) j(s string) F          { f.J, f.G = s, s; return f }
@@ -195,6 +209,10 @@ func (g *gen) msg(m Msg, isApp bool) {
 			g.p("%sBits int", f.Name)
 			g.p("gpsdLast byte // last data byte as sent, for gpsd's hex dump")
 			continue
+		case KGroup:
+			g.p("%s []%s // %s", f.Name, m.Name+f.Name, f.Doc)
+			g.p("%s [%d]%s", lower(f.Name), f.Max, m.Name+f.Name)
+			continue
 		case KApp:
 			g.p("// Data holds the DataBits bits of application data after the FI, left aligned.")
 			g.p("Data []byte")
@@ -217,6 +235,9 @@ func (g *gen) msg(m Msg, isApp bool) {
 			g.p("%s %s", goName(f), goType(f))
 		}
 	}
+	for _, x := range m.Extra {
+		g.p("%s", x)
+	}
 	if m.Name == "StaticDataReport" {
 		g.p("vendorID7 string // gpsd's 7-character vendor id (pre ITU-R M.1371-4)")
 		g.p("gpsdName string  // part B: the name from a matching part A (gpsd merges them)")
@@ -225,8 +246,35 @@ func (g *gen) msg(m Msg, isApp bool) {
 	g.p("}")
 	g.p("")
 
-	// accessors
+	// element types of groups
 	for _, f := range m.Fields {
+		if f.K != KGroup {
+			continue
+		}
+		g.p("// %s is one element of %s.%s.", m.Name+f.Name, m.Name, f.Name)
+		g.p("type %s struct {", m.Name+f.Name)
+		for _, e := range f.Elem {
+			if e.K == KSpare {
+				continue
+			}
+			doc := e.Doc
+			if e.When != "" {
+				doc = strings.TrimSpace(doc + " (present when " + e.When + ")")
+			}
+			g.p("%s %s // %s", goName(e), goType(e), doc)
+		}
+		g.p("}")
+		g.p("")
+		g.accessors(Msg{Name: m.Name + f.Name}, f.Elem)
+	}
+	g.accessors(m, m.Fields)
+	g.decodeFn(m, isApp)
+}
+
+func lower(s string) string { return strings.ToLower(s[:1]) + s[1:] }
+
+func (g *gen) accessors(m Msg, fields []F) {
+	for _, f := range fields {
 		if !f.Scaled {
 			continue
 		}
@@ -244,7 +292,9 @@ func (g *gen) msg(m Msg, isApp bool) {
 		g.p("}")
 		g.p("")
 	}
+}
 
+func (g *gen) decodeFn(m Msg, isApp bool) {
 	// decode
 	g.p("func (m *%s) decode(r *Reader, ms *messages) {", m.Name)
 	if isApp {
@@ -342,6 +392,34 @@ func (g *gen) msg(m Msg, isApp bool) {
 		case f.K == KApp:
 			g.p("b = appendJSONData(b, %q, m.Data, m.DataBits)", sep+`"data_bits":`)
 			g.p("if m.App != nil { b = append(b, `,\"app\":`...); b = m.App.AppendJSON(b) }")
+		case f.K == KGroup:
+			g.p("b = append(b, %q...)", sep+`"`+f.J+`":[`)
+			g.p("for i := range m.%s {", f.Name)
+			g.p("e := &m.%s[i]", f.Name)
+			g.p("if i > 0 { b = append(b, ',') }")
+			g.p("b = append(b, '{')")
+			g.p("p := len(b)")
+			for _, e := range f.Elem {
+				if e.K == KSpare {
+					continue
+				}
+				if e.When != "" {
+					g.p("if %s {", e.When)
+				}
+				g.p("b = append(b, %q...)", `,"`+e.J+`":`)
+				if e.Scaled {
+					g.p("b = e.%s().AppendJSON(b)", e.Name)
+				} else {
+					g.p("%s", appendValue(e, "e."+goName(e)))
+				}
+				if e.When != "" {
+					g.p("}")
+				}
+			}
+			g.p("b = append(b[:p], b[p+1:]...)")
+			g.p("b = append(b, '}')")
+			g.p("}")
+			g.p("b = append(b, ']')")
 		case f.K == KData:
 			g.p("b = appendJSONData(b, %q, m.%s, m.%sBits)", sep+`"`+f.J+`_bits":`, f.Name, f.Name)
 		case f.Scaled:
@@ -394,6 +472,31 @@ func (g *gen) msg(m Msg, isApp bool) {
 				g.p("b = appendGPSDData(b, m.%s, m.%sBits, m.gpsdLast)", f.Name, f.Name)
 				continue
 			}
+			if f.K == KGroup {
+				g.p("b = append(b, %q...)", `,"`+f.G+`":[`)
+				g.p("for i := range m.%s {", f.Name)
+				g.p("e := &m.%s[i]", f.Name)
+				g.p("if i > 0 { b = append(b, ',') }")
+				g.p("b = append(b, '{')")
+				g.p("p := len(b)")
+				for _, e := range f.Elem {
+					if e.G == "-" {
+						continue
+					}
+					if e.GWhen != "" {
+						g.p("if %s {", e.GWhen)
+					}
+					g.gpsdFieldR(m, e, "e")
+					if e.GWhen != "" {
+						g.p("}")
+					}
+				}
+				g.p("b = append(b[:p], b[p+1:]...)")
+				g.p("b = append(b, '}')")
+				g.p("}")
+				g.p("b = append(b, ']')")
+				continue
+			}
 			if f.G == "-" {
 				continue
 			}
@@ -428,6 +531,13 @@ func (g *gen) msg(m Msg, isApp bool) {
 			g.p("c.%s = strings.Clone(m.%s)", f.Name, f.Name)
 		case KData:
 			g.p("c.%s = bytes.Clone(m.%s)", f.Name, f.Name)
+		case KGroup:
+			g.p("c.%s = c.%s[:len(m.%s)]", f.Name, lower(f.Name), f.Name)
+			for _, e := range f.Elem {
+				if e.K == KT {
+					g.p("for i := range c.%s { c.%s[i].%s = strings.Clone(c.%s[i].%s) }", f.Name, f.Name, e.Name, f.Name, e.Name)
+				}
+			}
 		case KApp:
 			g.p("c.Data = bytes.Clone(m.Data)")
 			g.p("if m.App != nil { c.App = m.App.cloneApp() }")
@@ -477,7 +587,9 @@ func appendValue(f F, v string) string {
 	panic("no value for " + f.Name)
 }
 
-func (g *gen) readField(m Msg, f F, isApp bool) {
+func (g *gen) readField(m Msg, f F, isApp bool) { g.readFieldR(m, f, isApp, "m") }
+
+func (g *gen) readFieldR(m Msg, f F, isApp bool, recv string) {
 	if f.At >= 0 {
 		if isApp {
 			g.p("r.Seek(base + %d)", f.At)
@@ -493,7 +605,7 @@ func (g *gen) readField(m Msg, f F, isApp bool) {
 		}
 	}
 	if f.Custom != "" {
-		g.p("%s(m, r, ms)", f.Custom)
+		g.p("%s(%s, r, ms)", f.Custom, recv)
 		return
 	}
 	read := "r.Uint"
@@ -505,23 +617,25 @@ func (g *gen) readField(m Msg, f F, isApp bool) {
 	name := goName(f)
 	switch f.K {
 	case KU:
-		g.p("m.%s = %s(%s(%d))", name, goType(f), read, f.Bits)
+		g.p(recv+".%s = %s(%s(%d))", name, goType(f), read, f.Bits)
 	case KI:
-		g.p("m.%s = %s(%s(%d))", name, goType(f), sread, f.Bits)
+		g.p(recv+".%s = %s(%s(%d))", name, goType(f), sread, f.Bits)
 	case KB:
-		g.p("m.%s = %s(1) != 0", name, read)
+		g.p(recv+".%s = %s(1) != 0", name, read)
 	case KM:
-		g.p("m.%s = keelson.MMSI(%s(30))", name, read)
+		g.p(recv+".%s = keelson.MMSI(%s(30))", name, read)
 	case KT:
-		g.p("m.%s = r.text(&ms.arena, %d)", name, f.Bits/6)
+		g.p(recv+".%s = r.text(&ms.arena, %d)", name, f.Bits/6)
 	case KSpare:
-		if f.Opt {
-			g.p("r.optUint(%d)", f.Bits)
+		if f.Opt || isApp {
+			g.p("r.optSkip(%d)", f.Bits)
 		} else {
 			g.p("r.Skip(%d)", f.Bits)
 		}
+	case KGroup:
+		g.group(m, f)
 	case KTextRest:
-		g.p("m.%s = r.text(&ms.arena, r.Remaining()/6)", name)
+		g.p(recv+".%s = r.text(&ms.arena, r.Remaining()/6)", name)
 	case KData:
 		g.p("m.%sBits = max(r.Remaining()-%d, 0)", f.Name, f.Reserve)
 		if f.GLast != "" {
@@ -539,12 +653,39 @@ func (g *gen) readField(m Msg, f F, isApp bool) {
 	}
 }
 
-func (g *gen) gpsdField(m Msg, f F) {
+// group decodes the elements of a repeated group; elements past the end of
+// the message read what the buffer holds there (zeros), as gpsd does.
+func (g *gen) group(m Msg, f F) {
+	g.p("{")
+	g.p("nd := r.Len() - base")
+	g.p("_ = nd")
+	g.p("cnt := min(max(%s, 0), %d)", f.Count, f.Max)
+	g.p("for i := 0; i < cnt; i++ {")
+	g.p("e := &m.%s[i]", lower(f.Name))
+	g.p("*e = %s{}", m.Name+f.Name)
+	g.p("es := base + %d + i*%d", f.Base, f.ElemBits)
+	g.p("r.seekRaw(es)")
+	for _, e := range f.Elem {
+		e.Opt = true
+		if e.At >= 0 {
+			g.p("r.seekRaw(es + %d)", e.At)
+			e.At = -1
+		}
+		g.readFieldR(m, e, true, "e")
+	}
+	g.p("}")
+	g.p("m.%s = m.%s[:cnt]", f.Name, lower(f.Name))
+	g.p("}")
+}
+
+func (g *gen) gpsdField(m Msg, f F) { g.gpsdFieldR(m, f, "m") }
+
+func (g *gen) gpsdFieldR(m Msg, f F, recv string) {
 	key := `,"` + f.G + `":`
-	v := "m." + goName(f)
+	v := recv + "." + goName(f)
 	switch f.GKind {
 	case "fn":
-		g.p("b = %s(b, %q, int64(%s), m)", f.GFn, key, v)
+		g.p("b = %s(b, %q, int64(%s), %s)", f.GFn, key, v, recv)
 		return
 	}
 	g.p("b = append(b, %q...)", key)
@@ -648,8 +789,9 @@ func main() {
 		}
 		g.p("if %s && fi == %d && (%s) {", dc, m.FI, typesCond("typ", m.On))
 		g.p("m := &ms.a%s", m.Name)
-		g.p("m.decode(r, ms)")
-		g.p("if r.Err() != nil { return nil }")
+		g.p("ar := *r // the application's reads must not fail the message")
+		g.p("m.decode(&ar, ms)")
+		g.p("if ar.Err() != nil { return nil }")
 		g.p("return m")
 		g.p("}")
 	}
