@@ -77,7 +77,7 @@ type Msg struct {
 	AltDAC  int
 	On, GOn []int
 	MinBits int
-	GCheck  string // Go condition (n, m) for gpsd to print the message
+	GCheck  string   // Go condition (n, m) for gpsd to print the message
 	GFn     string   // custom gpsd body writer
 	Extra   []string // extra (unexported) struct fields, verbatim
 	Fields  []F
@@ -99,27 +99,27 @@ func group(name string, base, elemBits, max int, count string, elem ...F) F {
 	f.Elem, f.ElemBits, f.Base, f.Max, f.Count = elem, elemBits, base, max, count
 	return f
 }
-func app(on int) F                { f := field("", KApp, 0); f.AppOn = on; f.G = "-"; return f }
-func (f F) doc(s string) F        { f.Doc = s; return f }
-func (f F) j(s string) F          { f.J, f.G = s, s; return f }
-func (f F) g(s string) F          { f.G = s; return f }
-func (f F) gno() F                { f.G = "-"; return f }
-func (f F) gf(dec int) F          { f.GKind, f.GDec = "f", dec; return f }
-func (f F) gq(dec int) F          { f.GKind, f.GDec = "q", dec; return f }
-func (f F) graw() F               { f.GKind = "raw"; return f }
-func (f F) gint() F               { f.GKind = "int"; return f }
-func (f F) gnan(v int64) F        { f.GKind, f.GNA = "nan", v; return f }
-func (f F) gl(g, leg string) F    { f.G, f.GKind, f.GLeg = g, "leg", leg; return f }
-func (f F) gls(g, leg string) F   { f.G, f.GKind, f.GLeg = g, "legs", leg; return f }
-func (f F) gfn(fn string) F       { f.GKind, f.GFn = "fn", fn; return f }
-func (f F) gwhen(c string) F      { f.GWhen = c; return f }
-func (f F) glast(fn string) F     { f.GLast = fn; return f }
-func (f F) opt() F                { f.Opt = true; return f }
-func (f F) when(c string) F       { f.When = c; return f }
-func (f F) at(off int) F          { f.At = off; return f }
-func (f F) first() F              { f.First = true; return f }
-func (f F) custom(fn string) F    { f.Custom = fn; return f }
-func (f F) conv(fn string) F      { f.Scaled, f.Conv = true, fn; return f }
+func app(on int) F              { f := field("", KApp, 0); f.AppOn = on; f.G = "-"; return f }
+func (f F) doc(s string) F      { f.Doc = s; return f }
+func (f F) j(s string) F        { f.J, f.G = s, s; return f }
+func (f F) g(s string) F        { f.G = s; return f }
+func (f F) gno() F              { f.G = "-"; return f }
+func (f F) gf(dec int) F        { f.GKind, f.GDec = "f", dec; return f }
+func (f F) gq(dec int) F        { f.GKind, f.GDec = "q", dec; return f }
+func (f F) graw() F             { f.GKind = "raw"; return f }
+func (f F) gint() F             { f.GKind = "int"; return f }
+func (f F) gnan(v int64) F      { f.GKind, f.GNA = "nan", v; return f }
+func (f F) gl(g, leg string) F  { f.G, f.GKind, f.GLeg = g, "leg", leg; return f }
+func (f F) gls(g, leg string) F { f.G, f.GKind, f.GLeg = g, "legs", leg; return f }
+func (f F) gfn(fn string) F     { f.GKind, f.GFn = "fn", fn; return f }
+func (f F) gwhen(c string) F    { f.GWhen = c; return f }
+func (f F) glast(fn string) F   { f.GLast = fn; return f }
+func (f F) opt() F              { f.Opt = true; return f }
+func (f F) when(c string) F     { f.When = c; return f }
+func (f F) at(off int) F        { f.At = off; return f }
+func (f F) first() F            { f.First = true; return f }
+func (f F) custom(fn string) F  { f.Custom = fn; return f }
+func (f F) conv(fn string) F    { f.Scaled, f.Conv = true, fn; return f }
 func (f F) scale(div, off float64, na ...int64) F {
 	f.Scaled, f.Div, f.Off, f.NA = true, div, off, na
 	return f
