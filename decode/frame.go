@@ -459,18 +459,21 @@ func hasByte(x uint64, c byte) bool {
 	return (y-lo8)&^y&hi8 != 0
 }
 
-// clean reports whether b holds none of the bytes that end a sentence's
-// body other than '*' (the stop table), eight bytes at a time.
+// clean reports whether b certainly holds none of the bytes that end a
+// sentence's body other than '*' (the stop table), eight bytes at a time. It
+// tests for any byte below '%' (which covers NUL, CR, LF, '!' and '$') or a
+// backslash, so a space, '"' or '#' also makes it false: the caller then
+// takes the exact byte loop.
 func clean(b []byte) bool {
 	for len(b) >= 8 {
 		x := binary.LittleEndian.Uint64(b)
-		if hasByte(x, '!') || hasByte(x, '$') || hasByte(x, '\\') || hasByte(x, '\r') || hasByte(x, '\n') || hasByte(x, 0) {
+		if (x-lo8*'%')&^x&hi8 != 0 || hasByte(x, '\\') {
 			return false
 		}
 		b = b[8:]
 	}
 	for _, c := range b {
-		if stop[c] {
+		if c < '%' || c == '\\' {
 			return false
 		}
 	}

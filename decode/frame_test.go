@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -209,5 +210,25 @@ func TestParseAIS(t *testing.T) {
 			f.Channel != tt.want.Channel || string(f.Payload) != string(tt.want.Payload) || f.Fill != tt.want.Fill) {
 			t.Errorf("%q: got %+v, want %+v", tt.fields, f, tt.want)
 		}
+	}
+}
+
+// TestClean: the word-at-a-time test never passes a body that holds a byte
+// of the stop table (it may refuse clean ones: the byte loop takes them).
+func TestClean(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 19; pos++ {
+			b := []byte("AIVDM,1,1,,B,402=48")
+			b[pos] = byte(c)
+			if clean(b) && bytes.ContainsFunc(b, func(r rune) bool { return r < 128 && r != '*' && stop[byte(r)] }) {
+				t.Fatalf("clean(%q)", b)
+			}
+			if stop[c] && c != '*' && clean(b) {
+				t.Fatalf("clean(%q) with %#x", b, c)
+			}
+		}
+	}
+	if !clean([]byte("AIVDM,1,1,,B,402=481uaUcf;OQ55JS9ITi025Jp,0")) {
+		t.Error("an AIS body is not clean")
 	}
 }
