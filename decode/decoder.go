@@ -118,10 +118,13 @@ type Decoder struct {
 	msg     Message
 	raw1    [1][]byte
 	pghp    time.Time
-	interns map[string]string
-	talkers [64]talkerEntry
-	lost    uint64
-	stats   counters
+	// pghpDay is the date of the last $PGHP header, pghpMidnight its start.
+	pghpDay      [3]int
+	pghpMidnight int64
+	interns      map[string]string
+	talkers      [64]talkerEntry
+	lost         uint64
+	stats        counters
 }
 
 type counters struct {
@@ -444,7 +447,12 @@ func (d *Decoder) gatehouse(s *Sentence) error {
 	if v[2] < 1 || v[2] > 12 || v[3] < 1 || v[3] > 31 || v[4] > 23 || v[5] > 59 || v[6] > 60 || v[7] > 999 {
 		return &SentenceError{Formatter: "PGHP", Err: ErrMalformed}
 	}
-	d.pghp = time.Date(v[1], time.Month(v[2]), v[3], v[4], v[5], v[6], v[7]*1e6, time.UTC)
+	// The date changes once a day: keep its midnight.
+	if day := [3]int{v[1], v[2], v[3]}; day != d.pghpDay {
+		d.pghpDay = day
+		d.pghpMidnight = time.Date(v[1], time.Month(v[2]), v[3], 0, 0, 0, 0, time.UTC).Unix()
+	}
+	d.pghp = time.Unix(d.pghpMidnight+int64(v[4]*3600+v[5]*60+v[6]), int64(v[7])*1e6).UTC()
 	return nil
 }
 
