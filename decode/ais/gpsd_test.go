@@ -321,6 +321,7 @@ func TestGPSDGolden(t *testing.T) {
 	var d Decoder
 	type stat struct{ n, ok, same, rejected, silent, known, bad int }
 	byType := map[string]*stat{}
+	bySource := map[string]*stat{}
 	total := 0
 	var failures []string
 	for _, src := range sources(t) {
@@ -358,24 +359,37 @@ func TestGPSDGolden(t *testing.T) {
 				st = &stat{}
 				byType[key] = st
 			}
+			srcKey := "source " + filepath.Base(file)
+			if bySource[srcKey] == nil {
+				bySource[srcKey] = &stat{}
+			}
+			ss := bySource[srcKey]
+			ss.n++
 			st.n++
 			where := fmt.Sprintf("%s:%d %s,%d", filepath.Base(file), g.Line, g.Payload, g.Fill)
 			if reason := gpsdKnown(g, m, err); reason != "" {
 				st.known++
+				ss.known++
 				continue
 			}
 			switch {
 			case len(g.GPSD) == 0 && err != nil:
 				st.ok++
+				ss.ok++
 				st.rejected++
+				ss.rejected++
 			case len(g.GPSD) == 0 && len(m.AppendGPSD(nil)) == 0:
-				st.ok++ // Keelson decodes what gpsd rejects, and prints nothing for gpsd either
+				st.ok++
+				ss.ok++ // Keelson decodes what gpsd rejects, and prints nothing for gpsd either
 				st.silent++
+				ss.silent++
 			case len(g.GPSD) == 0:
 				st.bad++
+				ss.bad++
 				failures = append(failures, fmt.Sprintf("%s: gpsd rejects, keelson decodes type %d", where, m.Type()))
 			case err != nil:
 				st.bad++
+				ss.bad++
 				failures = append(failures, fmt.Sprintf("%s: keelson error %v, gpsd %s", where, err, g.GPSD))
 			default:
 				got := m.AppendGPSD(nil)
@@ -383,22 +397,30 @@ func TestGPSDGolden(t *testing.T) {
 				gm, err2 := decodeJSONMap(got)
 				if err1 != nil || err2 != nil {
 					st.bad++
+					ss.bad++
 					failures = append(failures, fmt.Sprintf("%s: invalid JSON %v %v: %s", where, err1, err2, got))
 					continue
 				}
 				if diff := diffMaps(wm, gm); len(diff) > 0 {
 					st.bad++
+					ss.bad++
 					failures = append(failures, fmt.Sprintf("%s: %s", where, strings.Join(diff, "; ")))
 					continue
 				}
 				st.ok++
+				ss.ok++
 				st.same++
+				ss.same++
 			}
 		}
 	}
 	var keys []string
 	for k := range byType {
 		keys = append(keys, k)
+	}
+	for k, v := range bySource {
+		keys = append(keys, k)
+		byType[k] = v
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
