@@ -23,6 +23,7 @@ import (
 	"github.com/keelson/keelson/storage"
 	"github.com/keelson/keelson/web"
 	"github.com/prometheus/client_golang/prometheus"
+	kafkago "github.com/segmentio/kafka-go"
 )
 
 // demoData holds copies of real AIS captures (see demodata/README.md).
@@ -180,8 +181,8 @@ func runDemoWith(ctx context.Context, cfg demoConfig) error {
 	}
 	goRun("sink", snk.Run)
 
-	// The API with the map page. The latest-position index polls storage,
-	// as `keelson serve` does without a live feed.
+	// The API with the map page, its latest-position index kept current
+	// from Kafka as `keelson serve -stream` does (and feeding /v1/stream).
 	if err := db.EnsureAPIKeys(ctx); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -189,8 +190,10 @@ func runDemoWith(ctx context.Context, cfg demoConfig) error {
 	if err != nil {
 		return err
 	}
+	feed := kafka.ReaderConfig("keelson-demo-api", bus.TopicEvents)
+	feed.StartOffset = kafkago.LastOffset
 	srv, err := api.New(api.Config{
-		Store: db.Reader(storage.QueryLimits{}), Keys: db, Poll: time.Second,
+		Store: db.Reader(storage.QueryLimits{}), Keys: db, Feed: api.KafkaFeed(feed),
 		Logger: log.With("component", "api"), Registry: prometheus.NewRegistry(), Web: web.Handler(),
 	})
 	if err != nil {

@@ -254,6 +254,10 @@ function vesselIcon(p, isSelected) {
   });
 }
 
+function iconKey(p) {
+  return [p.ship_type, p.heading, p.cog, p.sog > 0.5].join("|");
+}
+
 function label(p) {
   return (pick(p, "name", "shipname") || "").trim() || "MMSI " + p.mmsi;
 }
@@ -283,8 +287,10 @@ function showVessels(list) {
     seen.add(v.mmsi);
     let m = markers.get(v.mmsi);
     if (m) {
-      m.marker.setLatLng([v.lat, v.lon]);
-      m.marker.setIcon(vesselIcon(v, v.mmsi === selected));
+      // Touch the DOM only for what changed: a refresh repeats most vessels.
+      const ll = m.marker.getLatLng();
+      if (ll.lat !== v.lat || ll.lng !== v.lon) m.marker.setLatLng([v.lat, v.lon]);
+      if (iconKey(v) !== iconKey(m.props)) m.marker.setIcon(vesselIcon(v, v.mmsi === selected));
       m.marker.setTooltipContent(tooltip(v));
       m.props = v;
     } else {
@@ -295,7 +301,11 @@ function showVessels(list) {
       m = { marker, props: v };
       markers.set(v.mmsi, m);
     }
-    m.marker.getElement()?.setAttribute("data-mmsi", v.mmsi);
+    const e = m.marker.getElement();
+    if (e) {
+      e.dataset.mmsi = v.mmsi;
+      e.dataset.named = v.name ? "1" : "";
+    }
   }
   for (const [mmsi, m] of markers) {
     if (!seen.has(mmsi) && mmsi !== selected) {
@@ -480,7 +490,8 @@ async function loadTrack() {
     trackLayer = L.featureGroup(lines.map((c) => L.polyline(c.map(([lon, lat]) => [lat, lon]), {
       pane: "track", color: "#0b3d91", weight: 3, opacity: 0.85, className: "track",
     }))).addTo(map);
-    const n = lines.reduce((a, c) => a + c.length, 0);
+    // A track of one point has no line: the API says how many points it has.
+    const n = Math.max(lines.reduce((a, c) => a + c.length, 0), Number(gj?.properties?.points) || 0);
     $("trackinfo").textContent = n ? `${n} points in the last ${hours} h` : `no positions in the last ${hours} h`;
     document.body.dataset.trackPoints = String(n);
     if (n > 1) {
@@ -603,13 +614,28 @@ for (const t of TYPES) {
   $("legend").append(el("li", null, el("span", { class: "swatch", style: `background:${t.color}` }), t.name));
 }
 
-// coreBounds bounds the middle 90% of the vessels in each axis, so that a
-// few far-away stations do not zoom the first view out to the whole world.
-function coreBounds(list) {
+// busiestBounds bounds the busiest area: the 8° x 5° window holding the
+// most vessels (an AIS feed is dense near its receivers and thin far away),
+// trimmed to the middle 96% of the vessels in it.
+function busiestBounds(list) {
+  const W = 8, H = 5;
+  const cells = new Map();
+  for (const v of list) {
+    const k = Math.floor(v.lon) + "," + Math.floor(v.lat);
+    cells.set(k, (cells.get(k) || 0) + 1);
+  }
+  let best = null, bestN = -1;
+  for (const k of cells.keys()) {
+    const [cx, cy] = k.split(",").map(Number);
+    let n = 0;
+    for (let dx = -W / 2; dx < W / 2; dx++) for (let dy = -Math.floor(H / 2); dy <= Math.floor(H / 2); dy++) n += cells.get((cx + dx) + "," + (cy + dy)) || 0;
+    if (n > bestN) { bestN = n; best = [cx - W / 2, cy - Math.floor(H / 2), cx + W / 2, cy + Math.floor(H / 2) + 1]; }
+  }
+  const inside = list.filter((v) => v.lon >= best[0] && v.lon < best[2] && v.lat >= best[1] && v.lat < best[3]);
   const q = (xs, f) => xs[Math.min(xs.length - 1, Math.floor(f * xs.length))];
-  const lats = list.map((v) => v.lat).sort((a, b) => a - b);
-  const lons = list.map((v) => v.lon).sort((a, b) => a - b);
-  return L.latLngBounds([q(lats, 0.05), q(lons, 0.05)], [q(lats, 0.95), q(lons, 0.95)]);
+  const lats = inside.map((v) => v.lat).sort((a, b) => a - b);
+  const lons = inside.map((v) => v.lon).sort((a, b) => a - b);
+  return L.latLngBounds([q(lats, 0.02), q(lons, 0.02)], [q(lats, 0.98), q(lons, 0.98)]);
 }
 
 // Open on the vessels: fit the first live answer once, unless the page was
@@ -623,7 +649,7 @@ async function start() {
   if (!hasView) {
     try {
       const all = vesselsOf(await apiJSON("v1/vessels", { bbox: "-180,-90,180,90", format: "geojson", limit: LIMIT }));
-      if (all.length) map.fitBounds(coreBounds(all).pad(0.1), { maxZoom: 11, animate: false });
+      if (all.length) map.fitBounds(busiestBounds(all), { maxZoom: 11, animate: false, paddingTopLeft: [20, 60], paddingBottomRight: [310, 70] });
     } catch (err) {
       handleError(err);
     }

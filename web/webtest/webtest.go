@@ -6,6 +6,7 @@ package webtest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -118,40 +119,60 @@ func (b *Browser) CheckMap(pageURL string, timeout time.Duration) (MapResult, er
 		return r, fmt.Errorf("%w: no vessels shown within %s (status: %q): %v", ErrPage, timeout, st, err)
 	}
 	r.Vessels = n
-	// Pick a marker that is not under a panel (elementFromPoint hits it),
-	// preferring a moving vessel, whose track is longer.
+	// Click markers that are not under a panel (elementFromPoint hits
+	// them), named moving vessels first, until one has a track of two
+	// points or more: a vessel heard once has a card but no line.
 	type target struct {
 		MMSI string  `json:"mmsi"`
 		X    float64 `json:"x"`
 		Y    float64 `json:"y"`
 	}
-	t, err := chromedp.Run(ctx, chromedp.Evaluate[target](`(() => {
-		let best = null;
-		for (const el of document.querySelectorAll('.vessel[data-mmsi]')) {
-			const r = el.getBoundingClientRect();
-			const x = r.left + r.width / 2, y = r.top + r.height / 2;
-			const hit = document.elementFromPoint(x, y);
-			if (!hit || !el.contains(hit)) continue;
-			const moving = el.querySelector('line') !== null;
-			if (!best || (moving && !best.moving)) best = { mmsi: el.dataset.mmsi, x, y, moving };
-			if (best.moving) break;
+	tried := map[string]bool{}
+	for i := 0; i < 8; i++ {
+		// Find the marker afresh each time: live refreshes move markers.
+		skip, _ := json.Marshal(tried)
+		t, err := chromedp.Run(ctx, chromedp.Evaluate[*target](`((tried) => {
+			let moving = null, still = null;
+			for (const el of document.querySelectorAll('.vessel[data-mmsi]')) {
+				if (tried[el.dataset.mmsi]) continue;
+				const r = el.getBoundingClientRect();
+				const x = r.left + r.width / 2, y = r.top + r.height / 2;
+				const hit = document.elementFromPoint(x, y);
+				if (!hit || !el.contains(hit)) continue;
+				const c = { mmsi: el.dataset.mmsi, x, y };
+				if (el.querySelector('line')) {
+					if (el.dataset.named) return c;
+					moving = moving || c;
+				}
+				still = still || c;
+			}
+			return moving || still;
+		})(`+string(skip)+`)`))
+		if err != nil || t == nil {
+			if r.MMSI != "" {
+				break
+			}
+			return r, fmt.Errorf("%w: no clickable vessel marker (%v)", ErrPage, err)
 		}
-		return best;
-	})()`))
-	if err != nil {
-		return r, fmt.Errorf("%w: no clickable vessel marker: %v", ErrPage, err)
+		tried[t.MMSI] = true
+		if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`delete document.body.dataset.trackPoints`),
+			chromedp.MouseClickXY(t.X, t.Y)); err != nil {
+			return r, fmt.Errorf("%w: click vessel %s: %v", ErrPage, t.MMSI, err)
+		}
+		// The card shows the vessel the click hit (a neighbour may lie on top).
+		sel, err := chromedp.Run(ctx, chromedp.Poll[string](
+			`!document.getElementById("card").hidden && document.body.dataset.trackPoints !== undefined && document.getElementById("card").dataset.mmsi`,
+			chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+		if err != nil {
+			return r, fmt.Errorf("%w: card and track of %s not shown within %s: %v", ErrPage, t.MMSI, timeout, err)
+		}
+		tried[sel] = true
+		r.MMSI = sel
+		r.TrackPoints, _ = chromedp.Run(ctx, chromedp.Evaluate[int](`Number(document.body.dataset.trackPoints)`))
+		if r.TrackPoints >= 2 {
+			break
+		}
 	}
-	r.MMSI = t.MMSI
-	if err := chromedp.Do(ctx, chromedp.MouseClickXY(t.X, t.Y)); err != nil {
-		return r, fmt.Errorf("%w: click vessel %s: %v", ErrPage, t.MMSI, err)
-	}
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](
-		`!document.getElementById("card").hidden && document.getElementById("card").dataset.mmsi === `+jsString(t.MMSI)+
-			` && document.body.dataset.trackPoints !== undefined`,
-		chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout))); err != nil {
-		return r, fmt.Errorf("%w: card and track of %s not shown within %s: %v", ErrPage, t.MMSI, timeout, err)
-	}
-	r.TrackPoints, _ = chromedp.Run(ctx, chromedp.Evaluate[int](`Number(document.body.dataset.trackPoints)`))
 	r.Card, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("card").innerText`))
 	r.Status, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
 	// Let the track and markers paint before the picture.
