@@ -341,6 +341,9 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 // appendFloatFast appends v as strconv.AppendFloat(b, v, 'f', -1, 64)
 // does, faster for the values of events (Float.AppendJSON uses it).
 func appendFloatFast(b []byte, v float64) []byte {
+	if v == 0 && !math.Signbit(v) {
+		return append(b, '0')
+	}
 	if n, ok := decimal6(v); ok {
 		return appendDecimal6(b, n)
 	}
@@ -363,7 +366,15 @@ func decimal6(v float64) (int64, bool) {
 	if !(v > -1e9 && v < 1e9) || v == 0 {
 		return 0, false
 	}
-	n := int64(math.Round(v * 1e6))
+	// Round half away from zero; any error in rounding only fails the
+	// exactness check below (the caller then takes the exact path).
+	x := v * 1e6
+	if x < 0 {
+		x -= 0.5
+	} else {
+		x += 0.5
+	}
+	n := int64(x)
 	return n, float64(n)/1e6 == v
 }
 
