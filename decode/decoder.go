@@ -135,11 +135,18 @@ type counters struct {
 	byError                          [16]uint64
 }
 
-// NewDecoder returns a Decoder for cfg. It panics on a config that fails
-// Validate: callers validate configs from users first.
+// NewDecoder returns a Decoder for cfg. Fields out of range (see
+// Validate, which callers should use on configs from users) take their
+// defaults.
 func NewDecoder(cfg Config) *Decoder {
-	if err := cfg.Validate(); err != nil {
-		panic(err)
+	if cfg.MaxLineLength < 0 {
+		cfg.MaxLineLength = 0
+	}
+	if cfg.MaxPending < 0 {
+		cfg.MaxPending = 0
+	}
+	if cfg.MaxFragments < 0 || cfg.MaxFragments > 9 {
+		cfg.MaxFragments = 0
 	}
 	d := &Decoder{cfg: cfg, maxLine: cfg.MaxLineLength}
 	if d.maxLine == 0 {

@@ -162,3 +162,19 @@ func TestCountsGNSS(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{{MaxLineLength: -1}, {MaxPending: -1}, {MaxFragments: 10}, {MaxFragments: -1}} {
+		if err := c.Validate(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%+v: %v", c, err)
+		}
+		// A bad config still decodes, with the defaults.
+		evs, err := NewDecoder(c).Decode(nil, []byte("$SDDPT,5.3,0.4,*79"), recv0)
+		if err != nil || len(evs) != 1 {
+			t.Errorf("%+v: %v %v", c, evs, err)
+		}
+	}
+	if err := (Config{MaxFragments: 9, MaxAge: -1}).Validate(); err != nil {
+		t.Error(err)
+	}
+}
