@@ -14,6 +14,7 @@ import (
 
 	goais "github.com/BertoldVdb/go-ais"
 	"github.com/BertoldVdb/go-ais/aisnmea"
+	"github.com/adrianmo/go-nmea"
 
 	"github.com/keelson/keelson"
 )
@@ -276,4 +277,60 @@ func BenchmarkOwnShip(b *testing.B) {
 		evs, _ = d.Decode(evs[:0], lines[i&3], time.Time{})
 		i++
 	}
+}
+
+// BenchmarkFramingAIS compares framing alone (no payload decoding) on the
+// corpus's AIS lines: package decode's Frame + ParseAIS against go-nmea
+// v1.10.0's SentenceParser.Parse (which also splits the VDM fields), the
+// reason the AIS path does not go through go-nmea.
+func BenchmarkFramingAIS(b *testing.B) {
+	var ais [][]byte
+	for _, l := range benchCorpus(b) {
+		if _, rest := LeadingTime(l); len(rest) > 0 {
+			l = rest
+		}
+		if bytes.HasPrefix(l, []byte("!")) && bytes.Contains(l, []byte("VDM,")) {
+			if k := bytes.IndexByte(l, '*'); k >= 0 && k+3 <= len(l) {
+				ais = append(ais, l[:k+3])
+			}
+		}
+		if len(ais) == 100000 {
+			break
+		}
+	}
+	b.Run("keelson", func(b *testing.B) {
+		var s Sentence
+		var f AISFields
+		ok := 0
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := Frame(&s, ais[i], false); err == nil && ParseAIS(&f, s.Fields) == nil {
+				ok++
+			}
+			if i++; i == len(ais) {
+				i = 0
+			}
+		}
+		if ok == 0 {
+			b.Fatal("nothing framed")
+		}
+	})
+	b.Run("go-nmea", func(b *testing.B) {
+		p := nmea.SentenceParser{}
+		ok := 0
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := p.Parse(string(ais[i])); err == nil {
+				ok++
+			}
+			if i++; i == len(ais) {
+				i = 0
+			}
+		}
+		if ok == 0 {
+			b.Fatal("nothing parsed")
+		}
+	})
 }
