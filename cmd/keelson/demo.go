@@ -111,7 +111,9 @@ func runDemoWith(ctx context.Context, cfg demoConfig) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	broker, err := bus.StartBroker(ctx, bus.BrokerConfig{
+	// The broker outlives ctx: it closes (deferred) only after the collector
+	// has flushed its spool into it and the consumers have stopped.
+	broker, err := bus.StartBroker(context.WithoutCancel(ctx), bus.BrokerConfig{
 		Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "kafka"), Partitions: 4,
 		Logger: log.With("component", "broker"),
 	})
