@@ -391,11 +391,9 @@ type AISFields struct {
 
 // ParseAIS parses the fields of a VDM/VDO sentence (Sentence.Fields).
 func ParseAIS(f *AISFields, b []byte) error {
-	// total,num,seq,chan,payload,fill
-	if len(b) < 9 { // "1,1,,,,0" minimum is 8; payloads are never empty in valid data
-		if len(b) < 8 {
-			return ErrMalformed
-		}
+	// total,num,seq,chan,payload,fill: at least "1,1,,,,0".
+	if len(b) < 8 {
+		return ErrMalformed
 	}
 	if b[1] != ',' || b[3] != ',' {
 		return ErrMalformed
