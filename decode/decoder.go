@@ -385,7 +385,19 @@ func (d *Decoder) vdm(s *Sentence, lineTime, recv time.Time, fn func(*Message)) 
 	}
 	msg, err := d.ais.Decode(payload, fill)
 	if err != nil {
-		return &SentenceError{Formatter: "VDM", Err: errors.Join(ErrAIS, err)}
+		se := &SentenceError{Formatter: "VDM", Err: fmt.Errorf("%w: %w", ErrAIS, err)}
+		if s.Formatter[2] == 'O' {
+			se.Formatter = "VDO"
+		}
+		if len(payload) > 0 {
+			if c := payload[0] - '0'; c < 72 {
+				if c > 40 {
+					c -= 8
+				}
+				se.AISType = int(c)
+			}
+		}
+		return se
 	}
 	m.AIS, m.NMEA = msg, nil
 	m.Formatter = "VDM"

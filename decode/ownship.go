@@ -1,7 +1,7 @@
 package decode
 
 import (
-	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -30,7 +30,7 @@ func (d *Decoder) ownShip(s *Sentence, lineTime time.Time, fn func(*Message)) er
 	}
 	sen, err := d.nmea.Parse(string(s.Raw))
 	if err != nil {
-		return &SentenceError{Formatter: d.intern(s.Formatter), Err: errors.Join(ErrNMEA, err)}
+		return &SentenceError{Formatter: d.intern(s.Formatter), Err: fmt.Errorf("%w: %w", ErrNMEA, err)}
 	}
 	m := &d.msg
 	*m = Message{
