@@ -1,14 +1,17 @@
 # syntax=docker/dockerfile:1
-# Keelson in a small static image: one binary with every subcommand (collect,
+# Keelson in a small image: one binary with every subcommand (collect,
 # sink, serve, keys, broker, healthcheck, ...) and the sample captures.
 #
 #   docker build -t keelson .
 #   docker run --rm keelson help
 #
 # The image talks to servers (Kafka, ClickHouse): the embedded ClickHouse of
-# `keelson demo` (chDB, a 170 MB shared library) is not in it, and the binary
-# is built with CGO_ENABLED=0. The map page is embedded (web/dist is committed,
-# so no Node.js stage is needed).
+# `keelson demo` (chDB, a 170 MB shared library) is not in it. The binary is
+# built with CGO_ENABLED=0 (no C toolchain); because the embedded engine's
+# loader can dlopen libchdb.so at run time (purego), the binary still needs the
+# system's dynamic loader and libc, so the base is distroless "base-nossl"
+# (glibc, CA certificates, tzdata, no shell) rather than "static". The map page
+# is embedded (web/dist is committed, so no Node.js stage is needed).
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
@@ -20,7 +23,7 @@ ARG VERSION=dev
 RUN --mount=type=cache,target=/root/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     go build -ldflags "-s -w" -o /out/keelson ./cmd/keelson
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM gcr.io/distroless/base-nossl-debian12:nonroot
 LABEL org.opencontainers.image.title="keelson" \
       org.opencontainers.image.description="Maritime vessel telemetry: NMEA/AIS collector, Kafka, ClickHouse sink, query API and map" \
       org.opencontainers.image.licenses="Apache-2.0"

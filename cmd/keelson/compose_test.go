@@ -127,3 +127,21 @@ func TestComposeConfig(t *testing.T) {
 		t.Fatalf("docker-compose config: %v\n%s", err, b)
 	}
 }
+
+// TestBuildWithoutCgo builds the binary as the Dockerfile does
+// (CGO_ENABLED=0) and runs it.
+func TestBuildWithoutCgo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "keelson")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, b)
+	}
+	out, err := exec.Command(bin, "help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "demo") {
+		t.Fatalf("keelson help: %v\n%s", err, out)
+	}
+}
