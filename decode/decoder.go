@@ -200,6 +200,9 @@ func (d *Decoder) Fill(e *keelson.Event, m *Message, recv time.Time) {
 		AIS: aisBuf,
 	}
 	if m.AIS != nil {
+		if cap(e.AIS) == 0 {
+			e.AIS = make([]byte, 0, 384) // one allocation instead of a growing series
+		}
 		e.Position, e.Static, e.Observation = pos, st, obs
 		ais.Fill(e, m.AIS)
 	} else {
