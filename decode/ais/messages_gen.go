@@ -102,29 +102,49 @@ func (m *PositionReport) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"status\":"...)
-	b = strconv.AppendUint(b, uint64(m.Status), 10)
+	b = appendUint(b, uint64(m.Status))
 	b = append(b, ",\"rot\":"...)
 	b = m.ROT().AppendJSON(b)
 	b = append(b, ",\"sog\":"...)
-	b = m.SOG().AppendJSON(b)
+	if v := int64(m.SOGRaw); v == 1023 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"accuracy\":"...)
 	b = strconv.AppendBool(b, m.Accuracy)
 	b = append(b, ",\"lon\":"...)
-	b = m.Lon().AppendJSON(b)
+	if v := int64(m.LonRaw); v == 108600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"lat\":"...)
-	b = m.Lat().AppendJSON(b)
+	if v := int64(m.LatRaw); v == 54600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"cog\":"...)
-	b = m.COG().AppendJSON(b)
+	if v := int64(m.COGRaw); v == 3600 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"heading\":"...)
-	b = m.Heading().AppendJSON(b)
+	if v := int64(m.HeadingRaw); v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"second\":"...)
-	b = strconv.AppendUint(b, uint64(m.Second), 10)
+	b = appendUint(b, uint64(m.Second))
 	b = append(b, ",\"maneuver\":"...)
-	b = strconv.AppendUint(b, uint64(m.Maneuver), 10)
+	b = appendUint(b, uint64(m.Maneuver))
 	b = append(b, ",\"raim\":"...)
 	b = strconv.AppendBool(b, m.RAIM)
 	b = append(b, ",\"radio\":"...)
-	b = strconv.AppendUint(b, uint64(m.Radio), 10)
+	b = appendUint(b, uint64(m.Radio))
 	return append(b, '}')
 }
 
@@ -137,7 +157,7 @@ func (m *PositionReport) AppendGPSD(b []byte) []byte {
 	}
 	b = m.Header.appendGPSD(b)
 	b = append(b, ",\"status\":"...)
-	b = strconv.AppendUint(b, uint64(m.Status), 10)
+	b = appendUint(b, uint64(m.Status))
 	b = append(b, ",\"status_text\":"...)
 	b = appendJSONString(b, navStatusText(int(m.Status)))
 	b = gpsdTurn(b, ",\"turn\":", int64(m.ROTRaw), m)
@@ -151,15 +171,15 @@ func (m *PositionReport) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"course\":"...)
 	b = strconv.AppendFloat(b, (float64(m.COGRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"heading\":"...)
-	b = strconv.AppendUint(b, uint64(m.HeadingRaw), 10)
+	b = appendUint(b, uint64(m.HeadingRaw))
 	b = append(b, ",\"second\":"...)
-	b = strconv.AppendUint(b, uint64(m.Second), 10)
+	b = appendUint(b, uint64(m.Second))
 	b = append(b, ",\"maneuver\":"...)
-	b = strconv.AppendUint(b, uint64(m.Maneuver), 10)
+	b = appendUint(b, uint64(m.Maneuver))
 	b = append(b, ",\"raim\":"...)
 	b = strconv.AppendBool(b, m.RAIM)
 	b = append(b, ",\"radio\":"...)
-	b = strconv.AppendUint(b, uint64(m.Radio), 10)
+	b = appendUint(b, uint64(m.Radio))
 	return append(b, '}')
 }
 
@@ -230,29 +250,37 @@ func (m *BaseStationReport) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"year\":"...)
-	b = strconv.AppendUint(b, uint64(m.Year), 10)
+	b = appendUint(b, uint64(m.Year))
 	b = append(b, ",\"month\":"...)
-	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = appendUint(b, uint64(m.Month))
 	b = append(b, ",\"day\":"...)
-	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = appendUint(b, uint64(m.Day))
 	b = append(b, ",\"hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = appendUint(b, uint64(m.Hour))
 	b = append(b, ",\"minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = appendUint(b, uint64(m.Minute))
 	b = append(b, ",\"second\":"...)
-	b = strconv.AppendUint(b, uint64(m.Second), 10)
+	b = appendUint(b, uint64(m.Second))
 	b = append(b, ",\"accuracy\":"...)
 	b = strconv.AppendBool(b, m.Accuracy)
 	b = append(b, ",\"lon\":"...)
-	b = m.Lon().AppendJSON(b)
+	if v := int64(m.LonRaw); v == 108600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"lat\":"...)
-	b = m.Lat().AppendJSON(b)
+	if v := int64(m.LatRaw); v == 54600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"epfd\":"...)
-	b = strconv.AppendUint(b, uint64(m.EPFD), 10)
+	b = appendUint(b, uint64(m.EPFD))
 	b = append(b, ",\"raim\":"...)
 	b = strconv.AppendBool(b, m.RAIM)
 	b = append(b, ",\"radio\":"...)
-	b = strconv.AppendUint(b, uint64(m.Radio), 10)
+	b = appendUint(b, uint64(m.Radio))
 	return append(b, '}')
 }
 
@@ -272,13 +300,13 @@ func (m *BaseStationReport) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"lat\":"...)
 	b = strconv.AppendFloat(b, (float64(m.LatRaw)-0)/600000, 'f', 6, 64)
 	b = append(b, ",\"epfd\":"...)
-	b = strconv.AppendUint(b, uint64(m.EPFD), 10)
+	b = appendUint(b, uint64(m.EPFD))
 	b = append(b, ",\"epfd_text\":"...)
 	b = appendJSONString(b, epfdText(int(m.EPFD)))
 	b = append(b, ",\"raim\":"...)
 	b = strconv.AppendBool(b, m.RAIM)
 	b = append(b, ",\"radio\":"...)
-	b = strconv.AppendUint(b, uint64(m.Radio), 10)
+	b = appendUint(b, uint64(m.Radio))
 	return append(b, '}')
 }
 
@@ -353,35 +381,39 @@ func (m *StaticVoyageData) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"ais_version\":"...)
-	b = strconv.AppendUint(b, uint64(m.AISVersion), 10)
+	b = appendUint(b, uint64(m.AISVersion))
 	b = append(b, ",\"imo\":"...)
-	b = strconv.AppendUint(b, uint64(m.IMO), 10)
+	b = appendUint(b, uint64(m.IMO))
 	b = append(b, ",\"callsign\":"...)
 	b = appendJSONString(b, m.CallSign)
 	b = append(b, ",\"shipname\":"...)
 	b = appendJSONString(b, m.ShipName)
 	b = append(b, ",\"shiptype\":"...)
-	b = strconv.AppendUint(b, uint64(m.ShipType), 10)
+	b = appendUint(b, uint64(m.ShipType))
 	b = append(b, ",\"to_bow\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToBow), 10)
+	b = appendUint(b, uint64(m.ToBow))
 	b = append(b, ",\"to_stern\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToStern), 10)
+	b = appendUint(b, uint64(m.ToStern))
 	b = append(b, ",\"to_port\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToPort), 10)
+	b = appendUint(b, uint64(m.ToPort))
 	b = append(b, ",\"to_starboard\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToStarboard), 10)
+	b = appendUint(b, uint64(m.ToStarboard))
 	b = append(b, ",\"epfd\":"...)
-	b = strconv.AppendUint(b, uint64(m.EPFD), 10)
+	b = appendUint(b, uint64(m.EPFD))
 	b = append(b, ",\"month\":"...)
-	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = appendUint(b, uint64(m.Month))
 	b = append(b, ",\"day\":"...)
-	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = appendUint(b, uint64(m.Day))
 	b = append(b, ",\"hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = appendUint(b, uint64(m.Hour))
 	b = append(b, ",\"minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = appendUint(b, uint64(m.Minute))
 	b = append(b, ",\"draught\":"...)
-	b = m.Draught().AppendJSON(b)
+	if v := int64(m.DraughtRaw); v == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"destination\":"...)
 	b = appendJSONString(b, m.Destination)
 	b = append(b, ",\"dte\":"...)
@@ -398,27 +430,27 @@ func (m *StaticVoyageData) AppendGPSD(b []byte) []byte {
 	}
 	b = m.Header.appendGPSD(b)
 	b = append(b, ",\"ais_version\":"...)
-	b = strconv.AppendUint(b, uint64(m.AISVersion), 10)
+	b = appendUint(b, uint64(m.AISVersion))
 	b = append(b, ",\"imo\":"...)
-	b = strconv.AppendUint(b, uint64(m.IMO), 10)
+	b = appendUint(b, uint64(m.IMO))
 	b = append(b, ",\"callsign\":"...)
 	b = appendJSONString(b, m.CallSign)
 	b = append(b, ",\"shipname\":"...)
 	b = appendJSONString(b, m.ShipName)
 	b = append(b, ",\"shiptype\":"...)
-	b = strconv.AppendUint(b, uint64(m.ShipType), 10)
+	b = appendUint(b, uint64(m.ShipType))
 	b = append(b, ",\"shiptype_text\":"...)
 	b = appendJSONString(b, shipTypeText(int(m.ShipType)))
 	b = append(b, ",\"to_bow\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToBow), 10)
+	b = appendUint(b, uint64(m.ToBow))
 	b = append(b, ",\"to_stern\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToStern), 10)
+	b = appendUint(b, uint64(m.ToStern))
 	b = append(b, ",\"to_port\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToPort), 10)
+	b = appendUint(b, uint64(m.ToPort))
 	b = append(b, ",\"to_starboard\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToStarboard), 10)
+	b = appendUint(b, uint64(m.ToStarboard))
 	b = append(b, ",\"epfd\":"...)
-	b = strconv.AppendUint(b, uint64(m.EPFD), 10)
+	b = appendUint(b, uint64(m.EPFD))
 	b = append(b, ",\"epfd_text\":"...)
 	b = appendJSONString(b, epfdText(int(m.EPFD)))
 	b = gpsdETA5(b, ",\"minute\":", int64(m.Minute), m)
@@ -481,15 +513,15 @@ func (m *BinaryAddressed) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"seq\":"...)
-	b = strconv.AppendUint(b, uint64(m.Seq), 10)
+	b = appendUint(b, uint64(m.Seq))
 	b = append(b, ",\"dest_mmsi\":"...)
 	b = strconv.AppendUint(b, uint64(m.Dest), 10)
 	b = append(b, ",\"retransmit\":"...)
 	b = strconv.AppendBool(b, m.Retransmit)
 	b = append(b, ",\"dac\":"...)
-	b = strconv.AppendUint(b, uint64(m.DAC), 10)
+	b = appendUint(b, uint64(m.DAC))
 	b = append(b, ",\"fi\":"...)
-	b = strconv.AppendUint(b, uint64(m.FI), 10)
+	b = appendUint(b, uint64(m.FI))
 	b = appendJSONData(b, ",\"data_bits\":", m.Data, m.DataBits)
 	if m.App != nil {
 		b = append(b, `,"app":`...)
@@ -507,15 +539,15 @@ func (m *BinaryAddressed) AppendGPSD(b []byte) []byte {
 	}
 	b = m.Header.appendGPSD(b)
 	b = append(b, ",\"seqno\":"...)
-	b = strconv.AppendUint(b, uint64(m.Seq), 10)
+	b = appendUint(b, uint64(m.Seq))
 	b = append(b, ",\"dest_mmsi\":"...)
 	b = strconv.AppendUint(b, uint64(m.Dest), 10)
 	b = append(b, ",\"retransmit\":"...)
 	b = strconv.AppendBool(b, m.Retransmit)
 	b = append(b, ",\"dac\":"...)
-	b = strconv.AppendUint(b, uint64(m.DAC), 10)
+	b = appendUint(b, uint64(m.DAC))
 	b = append(b, ",\"fid\":"...)
-	b = strconv.AppendUint(b, uint64(m.FI), 10)
+	b = appendUint(b, uint64(m.FI))
 	if m.App != nil && m.App.gpsdStructured(m.NBits, 6) {
 		b = m.App.appendGPSD(b)
 	} else {
@@ -572,19 +604,19 @@ func (m *BinaryAck) AppendJSON(b []byte) []byte {
 	b = append(b, ",\"mmsi1\":"...)
 	b = strconv.AppendUint(b, uint64(m.MMSI1), 10)
 	b = append(b, ",\"seq1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Seq1), 10)
+	b = appendUint(b, uint64(m.Seq1))
 	b = append(b, ",\"mmsi2\":"...)
 	b = strconv.AppendUint(b, uint64(m.MMSI2), 10)
 	b = append(b, ",\"seq2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Seq2), 10)
+	b = appendUint(b, uint64(m.Seq2))
 	b = append(b, ",\"mmsi3\":"...)
 	b = strconv.AppendUint(b, uint64(m.MMSI3), 10)
 	b = append(b, ",\"seq3\":"...)
-	b = strconv.AppendUint(b, uint64(m.Seq3), 10)
+	b = appendUint(b, uint64(m.Seq3))
 	b = append(b, ",\"mmsi4\":"...)
 	b = strconv.AppendUint(b, uint64(m.MMSI4), 10)
 	b = append(b, ",\"seq4\":"...)
-	b = strconv.AppendUint(b, uint64(m.Seq4), 10)
+	b = appendUint(b, uint64(m.Seq4))
 	return append(b, '}')
 }
 
@@ -648,9 +680,9 @@ func (m *BinaryBroadcast) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"dac\":"...)
-	b = strconv.AppendUint(b, uint64(m.DAC), 10)
+	b = appendUint(b, uint64(m.DAC))
 	b = append(b, ",\"fi\":"...)
-	b = strconv.AppendUint(b, uint64(m.FI), 10)
+	b = appendUint(b, uint64(m.FI))
 	b = appendJSONData(b, ",\"data_bits\":", m.Data, m.DataBits)
 	if m.App != nil {
 		b = append(b, `,"app":`...)
@@ -668,9 +700,9 @@ func (m *BinaryBroadcast) AppendGPSD(b []byte) []byte {
 	}
 	b = m.Header.appendGPSD(b)
 	b = append(b, ",\"dac\":"...)
-	b = strconv.AppendUint(b, uint64(m.DAC), 10)
+	b = appendUint(b, uint64(m.DAC))
 	b = append(b, ",\"fid\":"...)
-	b = strconv.AppendUint(b, uint64(m.FI), 10)
+	b = appendUint(b, uint64(m.FI))
 	if m.App != nil && m.App.gpsdStructured(m.NBits, 8) {
 		b = m.App.appendGPSD(b)
 	} else {
@@ -777,21 +809,41 @@ func (m *SARPosition) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"altitude\":"...)
-	b = m.Altitude().AppendJSON(b)
+	if v := int64(m.AltitudeRaw); v == 4095 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"sog\":"...)
-	b = m.SOG().AppendJSON(b)
+	if v := int64(m.SOGRaw); v == 1023 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"accuracy\":"...)
 	b = strconv.AppendBool(b, m.Accuracy)
 	b = append(b, ",\"lon\":"...)
-	b = m.Lon().AppendJSON(b)
+	if v := int64(m.LonRaw); v == 108600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"lat\":"...)
-	b = m.Lat().AppendJSON(b)
+	if v := int64(m.LatRaw); v == 54600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"cog\":"...)
-	b = m.COG().AppendJSON(b)
+	if v := int64(m.COGRaw); v == 3600 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"second\":"...)
-	b = strconv.AppendUint(b, uint64(m.Second), 10)
+	b = appendUint(b, uint64(m.Second))
 	b = append(b, ",\"regional\":"...)
-	b = strconv.AppendUint(b, uint64(m.Regional), 10)
+	b = appendUint(b, uint64(m.Regional))
 	b = append(b, ",\"dte\":"...)
 	b = strconv.AppendBool(b, m.DTE)
 	b = append(b, ",\"assigned\":"...)
@@ -799,7 +851,7 @@ func (m *SARPosition) AppendJSON(b []byte) []byte {
 	b = append(b, ",\"raim\":"...)
 	b = strconv.AppendBool(b, m.RAIM)
 	b = append(b, ",\"radio\":"...)
-	b = strconv.AppendUint(b, uint64(m.Radio), 10)
+	b = appendUint(b, uint64(m.Radio))
 	return append(b, '}')
 }
 
@@ -832,15 +884,15 @@ func (m *SARPosition) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"course\":"...)
 	b = strconv.AppendFloat(b, (float64(m.COGRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"second\":"...)
-	b = strconv.AppendUint(b, uint64(m.Second), 10)
+	b = appendUint(b, uint64(m.Second))
 	b = append(b, ",\"regional\":"...)
-	b = strconv.AppendUint(b, uint64(m.Regional), 10)
+	b = appendUint(b, uint64(m.Regional))
 	b = append(b, ",\"dte\":"...)
 	b = strconv.AppendInt(b, int64(b2i(m.DTE)), 10)
 	b = append(b, ",\"raim\":"...)
 	b = strconv.AppendBool(b, m.RAIM)
 	b = append(b, ",\"radio\":"...)
-	b = strconv.AppendUint(b, uint64(m.Radio), 10)
+	b = appendUint(b, uint64(m.Radio))
 	return append(b, '}')
 }
 
@@ -924,7 +976,7 @@ func (m *SafetyAddressed) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"seq\":"...)
-	b = strconv.AppendUint(b, uint64(m.Seq), 10)
+	b = appendUint(b, uint64(m.Seq))
 	b = append(b, ",\"dest_mmsi\":"...)
 	b = strconv.AppendUint(b, uint64(m.Dest), 10)
 	b = append(b, ",\"retransmit\":"...)
@@ -943,7 +995,7 @@ func (m *SafetyAddressed) AppendGPSD(b []byte) []byte {
 	}
 	b = m.Header.appendGPSD(b)
 	b = append(b, ",\"seqno\":"...)
-	b = strconv.AppendUint(b, uint64(m.Seq), 10)
+	b = appendUint(b, uint64(m.Seq))
 	b = append(b, ",\"dest_mmsi\":"...)
 	b = strconv.AppendUint(b, uint64(m.Dest), 10)
 	b = append(b, ",\"retransmit\":"...)
@@ -1047,19 +1099,19 @@ func (m *Interrogation) AppendJSON(b []byte) []byte {
 	b = append(b, ",\"mmsi1\":"...)
 	b = strconv.AppendUint(b, uint64(m.MMSI1), 10)
 	b = append(b, ",\"type1_1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Type1_1), 10)
+	b = appendUint(b, uint64(m.Type1_1))
 	b = append(b, ",\"offset1_1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset1_1), 10)
+	b = appendUint(b, uint64(m.Offset1_1))
 	b = append(b, ",\"type1_2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Type1_2), 10)
+	b = appendUint(b, uint64(m.Type1_2))
 	b = append(b, ",\"offset1_2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset1_2), 10)
+	b = appendUint(b, uint64(m.Offset1_2))
 	b = append(b, ",\"mmsi2\":"...)
 	b = strconv.AppendUint(b, uint64(m.MMSI2), 10)
 	b = append(b, ",\"type2_1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Type2_1), 10)
+	b = appendUint(b, uint64(m.Type2_1))
 	b = append(b, ",\"offset2_1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset2_1), 10)
+	b = appendUint(b, uint64(m.Offset2_1))
 	return append(b, '}')
 }
 
@@ -1074,19 +1126,19 @@ func (m *Interrogation) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"mmsi1\":"...)
 	b = strconv.AppendUint(b, uint64(m.MMSI1), 10)
 	b = append(b, ",\"type1_1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Type1_1), 10)
+	b = appendUint(b, uint64(m.Type1_1))
 	b = append(b, ",\"offset1_1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset1_1), 10)
+	b = appendUint(b, uint64(m.Offset1_1))
 	b = append(b, ",\"type1_2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Type1_2), 10)
+	b = appendUint(b, uint64(m.Type1_2))
 	b = append(b, ",\"offset1_2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset1_2), 10)
+	b = appendUint(b, uint64(m.Offset1_2))
 	b = append(b, ",\"mmsi2\":"...)
 	b = strconv.AppendUint(b, uint64(m.MMSI2), 10)
 	b = append(b, ",\"type2_1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Type2_1), 10)
+	b = appendUint(b, uint64(m.Type2_1))
 	b = append(b, ",\"offset2_1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset2_1), 10)
+	b = appendUint(b, uint64(m.Offset2_1))
 	return append(b, '}')
 }
 
@@ -1136,20 +1188,20 @@ func (m *AssignedMode) AppendJSON(b []byte) []byte {
 	b = append(b, ",\"mmsi1\":"...)
 	b = strconv.AppendUint(b, uint64(m.MMSI1), 10)
 	b = append(b, ",\"offset1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset1), 10)
+	b = appendUint(b, uint64(m.Offset1))
 	b = append(b, ",\"increment1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Increment1), 10)
+	b = appendUint(b, uint64(m.Increment1))
 	if n >= 144 {
 		b = append(b, ",\"mmsi2\":"...)
 		b = strconv.AppendUint(b, uint64(m.MMSI2), 10)
 	}
 	if n >= 144 {
 		b = append(b, ",\"offset2\":"...)
-		b = strconv.AppendUint(b, uint64(m.Offset2), 10)
+		b = appendUint(b, uint64(m.Offset2))
 	}
 	if n >= 144 {
 		b = append(b, ",\"increment2\":"...)
-		b = strconv.AppendUint(b, uint64(m.Increment2), 10)
+		b = appendUint(b, uint64(m.Increment2))
 	}
 	return append(b, '}')
 }
@@ -1165,15 +1217,15 @@ func (m *AssignedMode) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"mmsi1\":"...)
 	b = strconv.AppendUint(b, uint64(m.MMSI1), 10)
 	b = append(b, ",\"offset1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset1), 10)
+	b = appendUint(b, uint64(m.Offset1))
 	b = append(b, ",\"increment1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Increment1), 10)
+	b = appendUint(b, uint64(m.Increment1))
 	b = append(b, ",\"mmsi2\":"...)
 	b = strconv.AppendUint(b, uint64(m.MMSI2), 10)
 	b = append(b, ",\"offset2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset2), 10)
+	b = appendUint(b, uint64(m.Offset2))
 	b = append(b, ",\"increment2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Increment2), 10)
+	b = appendUint(b, uint64(m.Increment2))
 	return append(b, '}')
 }
 
@@ -1231,9 +1283,17 @@ func (m *GNSSBroadcast) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"lon\":"...)
-	b = m.Lon().AppendJSON(b)
+	if v := int64(m.LonRaw); v == 108600 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000, 600), 4)
+	}
 	b = append(b, ",\"lat\":"...)
-	b = m.Lat().AppendJSON(b)
+	if v := int64(m.LatRaw); v == 54600 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000, 600), 4)
+	}
 	b = appendJSONData(b, ",\"data_bits\":", m.Data, m.DataBits)
 	return append(b, '}')
 }
@@ -1359,23 +1419,43 @@ func (m *ClassBPosition) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"reserved\":"...)
-	b = strconv.AppendUint(b, uint64(m.Reserved), 10)
+	b = appendUint(b, uint64(m.Reserved))
 	b = append(b, ",\"sog\":"...)
-	b = m.SOG().AppendJSON(b)
+	if v := int64(m.SOGRaw); v == 1023 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"accuracy\":"...)
 	b = strconv.AppendBool(b, m.Accuracy)
 	b = append(b, ",\"lon\":"...)
-	b = m.Lon().AppendJSON(b)
+	if v := int64(m.LonRaw); v == 108600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"lat\":"...)
-	b = m.Lat().AppendJSON(b)
+	if v := int64(m.LatRaw); v == 54600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"cog\":"...)
-	b = m.COG().AppendJSON(b)
+	if v := int64(m.COGRaw); v == 3600 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"heading\":"...)
-	b = m.Heading().AppendJSON(b)
+	if v := int64(m.HeadingRaw); v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"second\":"...)
-	b = strconv.AppendUint(b, uint64(m.Second), 10)
+	b = appendUint(b, uint64(m.Second))
 	b = append(b, ",\"regional\":"...)
-	b = strconv.AppendUint(b, uint64(m.Regional), 10)
+	b = appendUint(b, uint64(m.Regional))
 	b = append(b, ",\"cs\":"...)
 	b = strconv.AppendBool(b, m.CS)
 	b = append(b, ",\"display\":"...)
@@ -1391,7 +1471,7 @@ func (m *ClassBPosition) AppendJSON(b []byte) []byte {
 	b = append(b, ",\"raim\":"...)
 	b = strconv.AppendBool(b, m.RAIM)
 	b = append(b, ",\"radio\":"...)
-	b = strconv.AppendUint(b, uint64(m.Radio), 10)
+	b = appendUint(b, uint64(m.Radio))
 	return append(b, '}')
 }
 
@@ -1404,7 +1484,7 @@ func (m *ClassBPosition) AppendGPSD(b []byte) []byte {
 	}
 	b = m.Header.appendGPSD(b)
 	b = append(b, ",\"reserved\":"...)
-	b = strconv.AppendUint(b, uint64(m.Reserved), 10)
+	b = appendUint(b, uint64(m.Reserved))
 	b = append(b, ",\"speed\":"...)
 	b = strconv.AppendFloat(b, (float64(m.SOGRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"accuracy\":"...)
@@ -1416,11 +1496,11 @@ func (m *ClassBPosition) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"course\":"...)
 	b = strconv.AppendFloat(b, (float64(m.COGRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"heading\":"...)
-	b = strconv.AppendUint(b, uint64(m.HeadingRaw), 10)
+	b = appendUint(b, uint64(m.HeadingRaw))
 	b = append(b, ",\"second\":"...)
-	b = strconv.AppendUint(b, uint64(m.Second), 10)
+	b = appendUint(b, uint64(m.Second))
 	b = append(b, ",\"regional\":"...)
-	b = strconv.AppendUint(b, uint64(m.Regional), 10)
+	b = appendUint(b, uint64(m.Regional))
 	b = append(b, ",\"cs\":"...)
 	b = strconv.AppendBool(b, m.CS)
 	b = append(b, ",\"display\":"...)
@@ -1434,7 +1514,7 @@ func (m *ClassBPosition) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"raim\":"...)
 	b = strconv.AppendBool(b, m.RAIM)
 	b = append(b, ",\"radio\":"...)
-	b = strconv.AppendUint(b, uint64(m.Radio), 10)
+	b = appendUint(b, uint64(m.Radio))
 	return append(b, '}')
 }
 
@@ -1547,37 +1627,57 @@ func (m *ClassBExtended) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"reserved\":"...)
-	b = strconv.AppendUint(b, uint64(m.Reserved), 10)
+	b = appendUint(b, uint64(m.Reserved))
 	b = append(b, ",\"sog\":"...)
-	b = m.SOG().AppendJSON(b)
+	if v := int64(m.SOGRaw); v == 1023 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"accuracy\":"...)
 	b = strconv.AppendBool(b, m.Accuracy)
 	b = append(b, ",\"lon\":"...)
-	b = m.Lon().AppendJSON(b)
+	if v := int64(m.LonRaw); v == 108600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"lat\":"...)
-	b = m.Lat().AppendJSON(b)
+	if v := int64(m.LatRaw); v == 54600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"cog\":"...)
-	b = m.COG().AppendJSON(b)
+	if v := int64(m.COGRaw); v == 3600 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"heading\":"...)
-	b = m.Heading().AppendJSON(b)
+	if v := int64(m.HeadingRaw); v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"second\":"...)
-	b = strconv.AppendUint(b, uint64(m.Second), 10)
+	b = appendUint(b, uint64(m.Second))
 	b = append(b, ",\"regional\":"...)
-	b = strconv.AppendUint(b, uint64(m.Regional), 10)
+	b = appendUint(b, uint64(m.Regional))
 	b = append(b, ",\"shipname\":"...)
 	b = appendJSONString(b, m.ShipName)
 	b = append(b, ",\"shiptype\":"...)
-	b = strconv.AppendUint(b, uint64(m.ShipType), 10)
+	b = appendUint(b, uint64(m.ShipType))
 	b = append(b, ",\"to_bow\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToBow), 10)
+	b = appendUint(b, uint64(m.ToBow))
 	b = append(b, ",\"to_stern\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToStern), 10)
+	b = appendUint(b, uint64(m.ToStern))
 	b = append(b, ",\"to_port\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToPort), 10)
+	b = appendUint(b, uint64(m.ToPort))
 	b = append(b, ",\"to_starboard\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToStarboard), 10)
+	b = appendUint(b, uint64(m.ToStarboard))
 	b = append(b, ",\"epfd\":"...)
-	b = strconv.AppendUint(b, uint64(m.EPFD), 10)
+	b = appendUint(b, uint64(m.EPFD))
 	b = append(b, ",\"raim\":"...)
 	b = strconv.AppendBool(b, m.RAIM)
 	b = append(b, ",\"dte\":"...)
@@ -1596,7 +1696,7 @@ func (m *ClassBExtended) AppendGPSD(b []byte) []byte {
 	}
 	b = m.Header.appendGPSD(b)
 	b = append(b, ",\"reserved\":"...)
-	b = strconv.AppendUint(b, uint64(m.Reserved), 10)
+	b = appendUint(b, uint64(m.Reserved))
 	b = append(b, ",\"speed\":"...)
 	b = strconv.AppendFloat(b, (float64(m.SOGRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"accuracy\":"...)
@@ -1608,27 +1708,27 @@ func (m *ClassBExtended) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"course\":"...)
 	b = strconv.AppendFloat(b, (float64(m.COGRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"heading\":"...)
-	b = strconv.AppendUint(b, uint64(m.HeadingRaw), 10)
+	b = appendUint(b, uint64(m.HeadingRaw))
 	b = append(b, ",\"second\":"...)
-	b = strconv.AppendUint(b, uint64(m.Second), 10)
+	b = appendUint(b, uint64(m.Second))
 	b = append(b, ",\"regional\":"...)
-	b = strconv.AppendUint(b, uint64(m.Regional), 10)
+	b = appendUint(b, uint64(m.Regional))
 	b = append(b, ",\"shipname\":"...)
 	b = appendJSONString(b, m.ShipName)
 	b = append(b, ",\"shiptype\":"...)
-	b = strconv.AppendUint(b, uint64(m.ShipType), 10)
+	b = appendUint(b, uint64(m.ShipType))
 	b = append(b, ",\"shiptype_text\":"...)
 	b = appendJSONString(b, shipTypeText(int(m.ShipType)))
 	b = append(b, ",\"to_bow\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToBow), 10)
+	b = appendUint(b, uint64(m.ToBow))
 	b = append(b, ",\"to_stern\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToStern), 10)
+	b = appendUint(b, uint64(m.ToStern))
 	b = append(b, ",\"to_port\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToPort), 10)
+	b = appendUint(b, uint64(m.ToPort))
 	b = append(b, ",\"to_starboard\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToStarboard), 10)
+	b = appendUint(b, uint64(m.ToStarboard))
 	b = append(b, ",\"epfd\":"...)
-	b = strconv.AppendUint(b, uint64(m.EPFD), 10)
+	b = appendUint(b, uint64(m.EPFD))
 	b = append(b, ",\"epfd_text\":"...)
 	b = appendJSONString(b, epfdText(int(m.EPFD)))
 	b = append(b, ",\"raim\":"...)
@@ -1699,37 +1799,37 @@ func (m *DataLinkManagement) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"offset1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset1), 10)
+	b = appendUint(b, uint64(m.Offset1))
 	b = append(b, ",\"number1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Number1), 10)
+	b = appendUint(b, uint64(m.Number1))
 	b = append(b, ",\"timeout1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Timeout1), 10)
+	b = appendUint(b, uint64(m.Timeout1))
 	b = append(b, ",\"increment1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Increment1), 10)
+	b = appendUint(b, uint64(m.Increment1))
 	b = append(b, ",\"offset2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset2), 10)
+	b = appendUint(b, uint64(m.Offset2))
 	b = append(b, ",\"number2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Number2), 10)
+	b = appendUint(b, uint64(m.Number2))
 	b = append(b, ",\"timeout2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Timeout2), 10)
+	b = appendUint(b, uint64(m.Timeout2))
 	b = append(b, ",\"increment2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Increment2), 10)
+	b = appendUint(b, uint64(m.Increment2))
 	b = append(b, ",\"offset3\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset3), 10)
+	b = appendUint(b, uint64(m.Offset3))
 	b = append(b, ",\"number3\":"...)
-	b = strconv.AppendUint(b, uint64(m.Number3), 10)
+	b = appendUint(b, uint64(m.Number3))
 	b = append(b, ",\"timeout3\":"...)
-	b = strconv.AppendUint(b, uint64(m.Timeout3), 10)
+	b = appendUint(b, uint64(m.Timeout3))
 	b = append(b, ",\"increment3\":"...)
-	b = strconv.AppendUint(b, uint64(m.Increment3), 10)
+	b = appendUint(b, uint64(m.Increment3))
 	b = append(b, ",\"offset4\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset4), 10)
+	b = appendUint(b, uint64(m.Offset4))
 	b = append(b, ",\"number4\":"...)
-	b = strconv.AppendUint(b, uint64(m.Number4), 10)
+	b = appendUint(b, uint64(m.Number4))
 	b = append(b, ",\"timeout4\":"...)
-	b = strconv.AppendUint(b, uint64(m.Timeout4), 10)
+	b = appendUint(b, uint64(m.Timeout4))
 	b = append(b, ",\"increment4\":"...)
-	b = strconv.AppendUint(b, uint64(m.Increment4), 10)
+	b = appendUint(b, uint64(m.Increment4))
 	return append(b, '}')
 }
 
@@ -1742,37 +1842,37 @@ func (m *DataLinkManagement) AppendGPSD(b []byte) []byte {
 	}
 	b = m.Header.appendGPSD(b)
 	b = append(b, ",\"offset1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset1), 10)
+	b = appendUint(b, uint64(m.Offset1))
 	b = append(b, ",\"number1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Number1), 10)
+	b = appendUint(b, uint64(m.Number1))
 	b = append(b, ",\"timeout1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Timeout1), 10)
+	b = appendUint(b, uint64(m.Timeout1))
 	b = append(b, ",\"increment1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Increment1), 10)
+	b = appendUint(b, uint64(m.Increment1))
 	b = append(b, ",\"offset2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset2), 10)
+	b = appendUint(b, uint64(m.Offset2))
 	b = append(b, ",\"number2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Number2), 10)
+	b = appendUint(b, uint64(m.Number2))
 	b = append(b, ",\"timeout2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Timeout2), 10)
+	b = appendUint(b, uint64(m.Timeout2))
 	b = append(b, ",\"increment2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Increment2), 10)
+	b = appendUint(b, uint64(m.Increment2))
 	b = append(b, ",\"offset3\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset3), 10)
+	b = appendUint(b, uint64(m.Offset3))
 	b = append(b, ",\"number3\":"...)
-	b = strconv.AppendUint(b, uint64(m.Number3), 10)
+	b = appendUint(b, uint64(m.Number3))
 	b = append(b, ",\"timeout3\":"...)
-	b = strconv.AppendUint(b, uint64(m.Timeout3), 10)
+	b = appendUint(b, uint64(m.Timeout3))
 	b = append(b, ",\"increment3\":"...)
-	b = strconv.AppendUint(b, uint64(m.Increment3), 10)
+	b = appendUint(b, uint64(m.Increment3))
 	b = append(b, ",\"offset4\":"...)
-	b = strconv.AppendUint(b, uint64(m.Offset4), 10)
+	b = appendUint(b, uint64(m.Offset4))
 	b = append(b, ",\"number4\":"...)
-	b = strconv.AppendUint(b, uint64(m.Number4), 10)
+	b = appendUint(b, uint64(m.Number4))
 	b = append(b, ",\"timeout4\":"...)
-	b = strconv.AppendUint(b, uint64(m.Timeout4), 10)
+	b = appendUint(b, uint64(m.Timeout4))
 	b = append(b, ",\"increment4\":"...)
-	b = strconv.AppendUint(b, uint64(m.Increment4), 10)
+	b = appendUint(b, uint64(m.Increment4))
 	return append(b, '}')
 }
 
@@ -1853,31 +1953,39 @@ func (m *AidToNavigation) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"aid_type\":"...)
-	b = strconv.AppendUint(b, uint64(m.AidType), 10)
+	b = appendUint(b, uint64(m.AidType))
 	b = append(b, ",\"name\":"...)
 	b = appendJSONString(b, m.Name)
 	b = append(b, ",\"accuracy\":"...)
 	b = strconv.AppendBool(b, m.Accuracy)
 	b = append(b, ",\"lon\":"...)
-	b = m.Lon().AppendJSON(b)
+	if v := int64(m.LonRaw); v == 108600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"lat\":"...)
-	b = m.Lat().AppendJSON(b)
+	if v := int64(m.LatRaw); v == 54600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"to_bow\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToBow), 10)
+	b = appendUint(b, uint64(m.ToBow))
 	b = append(b, ",\"to_stern\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToStern), 10)
+	b = appendUint(b, uint64(m.ToStern))
 	b = append(b, ",\"to_port\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToPort), 10)
+	b = appendUint(b, uint64(m.ToPort))
 	b = append(b, ",\"to_starboard\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToStarboard), 10)
+	b = appendUint(b, uint64(m.ToStarboard))
 	b = append(b, ",\"epfd\":"...)
-	b = strconv.AppendUint(b, uint64(m.EPFD), 10)
+	b = appendUint(b, uint64(m.EPFD))
 	b = append(b, ",\"second\":"...)
-	b = strconv.AppendUint(b, uint64(m.Second), 10)
+	b = appendUint(b, uint64(m.Second))
 	b = append(b, ",\"off_position\":"...)
 	b = strconv.AppendBool(b, m.OffPosition)
 	b = append(b, ",\"regional\":"...)
-	b = strconv.AppendUint(b, uint64(m.Regional), 10)
+	b = appendUint(b, uint64(m.Regional))
 	b = append(b, ",\"raim\":"...)
 	b = strconv.AppendBool(b, m.RAIM)
 	b = append(b, ",\"virtual_aid\":"...)
@@ -1896,7 +2004,7 @@ func (m *AidToNavigation) AppendGPSD(b []byte) []byte {
 	}
 	b = m.Header.appendGPSD(b)
 	b = append(b, ",\"aid_type\":"...)
-	b = strconv.AppendUint(b, uint64(m.AidType), 10)
+	b = appendUint(b, uint64(m.AidType))
 	b = append(b, ",\"aid_type_text\":"...)
 	b = appendJSONString(b, aidTypeText(int(m.AidType)))
 	b = append(b, ",\"name\":"...)
@@ -1908,23 +2016,23 @@ func (m *AidToNavigation) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"lat\":"...)
 	b = strconv.AppendFloat(b, (float64(m.LatRaw)-0)/600000, 'f', 6, 64)
 	b = append(b, ",\"to_bow\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToBow), 10)
+	b = appendUint(b, uint64(m.ToBow))
 	b = append(b, ",\"to_stern\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToStern), 10)
+	b = appendUint(b, uint64(m.ToStern))
 	b = append(b, ",\"to_port\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToPort), 10)
+	b = appendUint(b, uint64(m.ToPort))
 	b = append(b, ",\"to_starboard\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToStarboard), 10)
+	b = appendUint(b, uint64(m.ToStarboard))
 	b = append(b, ",\"epfd\":"...)
-	b = strconv.AppendUint(b, uint64(m.EPFD), 10)
+	b = appendUint(b, uint64(m.EPFD))
 	b = append(b, ",\"epfd_text\":"...)
 	b = appendJSONString(b, epfdText(int(m.EPFD)))
 	b = append(b, ",\"second\":"...)
-	b = strconv.AppendUint(b, uint64(m.Second), 10)
+	b = appendUint(b, uint64(m.Second))
 	b = append(b, ",\"off_position\":"...)
 	b = strconv.AppendBool(b, m.OffPosition)
 	b = append(b, ",\"regional\":"...)
-	b = strconv.AppendUint(b, uint64(m.Regional), 10)
+	b = appendUint(b, uint64(m.Regional))
 	b = append(b, ",\"raim\":"...)
 	b = strconv.AppendBool(b, m.RAIM)
 	b = append(b, ",\"virtual_aid\":"...)
@@ -2043,28 +2151,44 @@ func (m *ChannelManagement) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"channel_a\":"...)
-	b = strconv.AppendUint(b, uint64(m.ChannelA), 10)
+	b = appendUint(b, uint64(m.ChannelA))
 	b = append(b, ",\"channel_b\":"...)
-	b = strconv.AppendUint(b, uint64(m.ChannelB), 10)
+	b = appendUint(b, uint64(m.ChannelB))
 	b = append(b, ",\"txrx\":"...)
-	b = strconv.AppendUint(b, uint64(m.TxRx), 10)
+	b = appendUint(b, uint64(m.TxRx))
 	b = append(b, ",\"power\":"...)
 	b = strconv.AppendBool(b, m.Power)
 	if !m.Addressed {
 		b = append(b, ",\"ne_lon\":"...)
-		b = m.NELon().AppendJSON(b)
+		if v := int64(m.NELonRaw); v == 108600 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, roundDiv((v-(0))*10000, 600), 4)
+		}
 	}
 	if !m.Addressed {
 		b = append(b, ",\"ne_lat\":"...)
-		b = m.NELat().AppendJSON(b)
+		if v := int64(m.NELatRaw); v == 54600 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, roundDiv((v-(0))*10000, 600), 4)
+		}
 	}
 	if !m.Addressed {
 		b = append(b, ",\"sw_lon\":"...)
-		b = m.SWLon().AppendJSON(b)
+		if v := int64(m.SWLonRaw); v == 108600 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, roundDiv((v-(0))*10000, 600), 4)
+		}
 	}
 	if !m.Addressed {
 		b = append(b, ",\"sw_lat\":"...)
-		b = m.SWLat().AppendJSON(b)
+		if v := int64(m.SWLatRaw); v == 54600 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, roundDiv((v-(0))*10000, 600), 4)
+		}
 	}
 	if m.Addressed {
 		b = append(b, ",\"dest1\":"...)
@@ -2081,7 +2205,7 @@ func (m *ChannelManagement) AppendJSON(b []byte) []byte {
 	b = append(b, ",\"band_b\":"...)
 	b = strconv.AppendBool(b, m.BandB)
 	b = append(b, ",\"zonesize\":"...)
-	b = strconv.AppendUint(b, uint64(m.ZoneSize), 10)
+	b = appendUint(b, uint64(m.ZoneSize))
 	return append(b, '}')
 }
 
@@ -2094,11 +2218,11 @@ func (m *ChannelManagement) AppendGPSD(b []byte) []byte {
 	}
 	b = m.Header.appendGPSD(b)
 	b = append(b, ",\"channel_a\":"...)
-	b = strconv.AppendUint(b, uint64(m.ChannelA), 10)
+	b = appendUint(b, uint64(m.ChannelA))
 	b = append(b, ",\"channel_b\":"...)
-	b = strconv.AppendUint(b, uint64(m.ChannelB), 10)
+	b = appendUint(b, uint64(m.ChannelB))
 	b = append(b, ",\"txrx\":"...)
-	b = strconv.AppendUint(b, uint64(m.TxRx), 10)
+	b = appendUint(b, uint64(m.TxRx))
 	b = append(b, ",\"power\":"...)
 	b = strconv.AppendBool(b, m.Power)
 	if !m.Addressed {
@@ -2140,7 +2264,7 @@ func (m *ChannelManagement) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"band_b\":"...)
 	b = strconv.AppendBool(b, m.BandB)
 	b = append(b, ",\"zonesize\":"...)
-	b = strconv.AppendUint(b, uint64(m.ZoneSize), 10)
+	b = appendUint(b, uint64(m.ZoneSize))
 	return append(b, '}')
 }
 
@@ -2225,23 +2349,39 @@ func (m *GroupAssignment) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"ne_lon\":"...)
-	b = m.NELon().AppendJSON(b)
+	if v := int64(m.NELonRaw); v == 108600 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000, 600), 4)
+	}
 	b = append(b, ",\"ne_lat\":"...)
-	b = m.NELat().AppendJSON(b)
+	if v := int64(m.NELatRaw); v == 54600 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000, 600), 4)
+	}
 	b = append(b, ",\"sw_lon\":"...)
-	b = m.SWLon().AppendJSON(b)
+	if v := int64(m.SWLonRaw); v == 108600 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000, 600), 4)
+	}
 	b = append(b, ",\"sw_lat\":"...)
-	b = m.SWLat().AppendJSON(b)
+	if v := int64(m.SWLatRaw); v == 54600 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000, 600), 4)
+	}
 	b = append(b, ",\"stationtype\":"...)
-	b = strconv.AppendUint(b, uint64(m.StationType), 10)
+	b = appendUint(b, uint64(m.StationType))
 	b = append(b, ",\"shiptype\":"...)
-	b = strconv.AppendUint(b, uint64(m.ShipType), 10)
+	b = appendUint(b, uint64(m.ShipType))
 	b = append(b, ",\"txrx\":"...)
-	b = strconv.AppendUint(b, uint64(m.TxRx), 10)
+	b = appendUint(b, uint64(m.TxRx))
 	b = append(b, ",\"interval\":"...)
-	b = strconv.AppendUint(b, uint64(m.Interval), 10)
+	b = appendUint(b, uint64(m.Interval))
 	b = append(b, ",\"quiet\":"...)
-	b = strconv.AppendUint(b, uint64(m.Quiet), 10)
+	b = appendUint(b, uint64(m.Quiet))
 	return append(b, '}')
 }
 
@@ -2270,17 +2410,17 @@ func (m *GroupAssignment) AppendGPSD(b []byte) []byte {
 	b = strconv.AppendFloat(b, (float64(m.SWLatRaw)-0)/600, 'f', 6, 64)
 	b = append(b, '"')
 	b = append(b, ",\"stationtype\":"...)
-	b = strconv.AppendUint(b, uint64(m.StationType), 10)
+	b = appendUint(b, uint64(m.StationType))
 	b = append(b, ",\"stationtype_text\":"...)
 	b = appendJSONString(b, stationTypeText(int(m.StationType)))
 	b = append(b, ",\"shiptype\":"...)
-	b = strconv.AppendUint(b, uint64(m.ShipType), 10)
+	b = appendUint(b, uint64(m.ShipType))
 	b = append(b, ",\"shiptype_text\":"...)
 	b = appendJSONString(b, shipTypeText(int(m.ShipType)))
 	b = append(b, ",\"interval\":"...)
-	b = strconv.AppendUint(b, uint64(m.Interval), 10)
+	b = appendUint(b, uint64(m.Interval))
 	b = append(b, ",\"quiet\":"...)
-	b = strconv.AppendUint(b, uint64(m.Quiet), 10)
+	b = appendUint(b, uint64(m.Quiet))
 	return append(b, '}')
 }
 
@@ -2361,14 +2501,14 @@ func (m *StaticDataReport) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"partno\":"...)
-	b = strconv.AppendUint(b, uint64(m.PartNo), 10)
+	b = appendUint(b, uint64(m.PartNo))
 	if m.PartNo == 0 {
 		b = append(b, ",\"shipname\":"...)
 		b = appendJSONString(b, m.ShipName)
 	}
 	if m.PartNo == 1 {
 		b = append(b, ",\"shiptype\":"...)
-		b = strconv.AppendUint(b, uint64(m.ShipType), 10)
+		b = appendUint(b, uint64(m.ShipType))
 	}
 	if m.PartNo == 1 {
 		b = append(b, ",\"vendorid\":"...)
@@ -2376,11 +2516,11 @@ func (m *StaticDataReport) AppendJSON(b []byte) []byte {
 	}
 	if m.PartNo == 1 {
 		b = append(b, ",\"model\":"...)
-		b = strconv.AppendUint(b, uint64(m.Model), 10)
+		b = appendUint(b, uint64(m.Model))
 	}
 	if m.PartNo == 1 {
 		b = append(b, ",\"serial\":"...)
-		b = strconv.AppendUint(b, uint64(m.Serial), 10)
+		b = appendUint(b, uint64(m.Serial))
 	}
 	if m.PartNo == 1 {
 		b = append(b, ",\"callsign\":"...)
@@ -2388,19 +2528,19 @@ func (m *StaticDataReport) AppendJSON(b []byte) []byte {
 	}
 	if m.PartNo == 1 && !auxiliary(m.Source) {
 		b = append(b, ",\"to_bow\":"...)
-		b = strconv.AppendUint(b, uint64(m.ToBow), 10)
+		b = appendUint(b, uint64(m.ToBow))
 	}
 	if m.PartNo == 1 && !auxiliary(m.Source) {
 		b = append(b, ",\"to_stern\":"...)
-		b = strconv.AppendUint(b, uint64(m.ToStern), 10)
+		b = appendUint(b, uint64(m.ToStern))
 	}
 	if m.PartNo == 1 && !auxiliary(m.Source) {
 		b = append(b, ",\"to_port\":"...)
-		b = strconv.AppendUint(b, uint64(m.ToPort), 10)
+		b = appendUint(b, uint64(m.ToPort))
 	}
 	if m.PartNo == 1 && !auxiliary(m.Source) {
 		b = append(b, ",\"to_starboard\":"...)
-		b = strconv.AppendUint(b, uint64(m.ToStarboard), 10)
+		b = appendUint(b, uint64(m.ToStarboard))
 	}
 	if m.PartNo == 1 && auxiliary(m.Source) {
 		b = append(b, ",\"mothership_mmsi\":"...)
@@ -2480,7 +2620,7 @@ func (m *SingleSlotBinary) AppendJSON(b []byte) []byte {
 	}
 	if m.Structured {
 		b = append(b, ",\"app_id\":"...)
-		b = strconv.AppendUint(b, uint64(m.AppID), 10)
+		b = appendUint(b, uint64(m.AppID))
 	}
 	b = appendJSONData(b, ",\"data_bits\":", m.Data, m.DataBits)
 	return append(b, '}')
@@ -2501,7 +2641,7 @@ func (m *SingleSlotBinary) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"dest_mmsi\":"...)
 	b = strconv.AppendUint(b, uint64(m.Dest), 10)
 	b = append(b, ",\"app_id\":"...)
-	b = strconv.AppendUint(b, uint64(m.AppID), 10)
+	b = appendUint(b, uint64(m.AppID))
 	b = appendGPSDData(b, m.Data, m.DataBits, m.gpsdLast)
 	return append(b, '}')
 }
@@ -2563,11 +2703,11 @@ func (m *MultiSlotBinary) AppendJSON(b []byte) []byte {
 	}
 	if m.Structured {
 		b = append(b, ",\"app_id\":"...)
-		b = strconv.AppendUint(b, uint64(m.AppID), 10)
+		b = appendUint(b, uint64(m.AppID))
 	}
 	b = appendJSONData(b, ",\"data_bits\":", m.Data, m.DataBits)
 	b = append(b, ",\"radio\":"...)
-	b = strconv.AppendUint(b, uint64(m.Radio), 10)
+	b = appendUint(b, uint64(m.Radio))
 	return append(b, '}')
 }
 
@@ -2586,7 +2726,7 @@ func (m *MultiSlotBinary) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"dest_mmsi\":"...)
 	b = strconv.AppendUint(b, uint64(m.Dest), 10)
 	b = append(b, ",\"app_id\":"...)
-	b = strconv.AppendUint(b, uint64(m.AppID), 10)
+	b = appendUint(b, uint64(m.AppID))
 	b = appendGPSDData(b, m.Data, m.DataBits, m.gpsdLast)
 	b = gpsdRadio26(b, ",\"radio\":", int64(m.Radio), m)
 	return append(b, '}')
@@ -2676,15 +2816,31 @@ func (m *LongRangePosition) AppendJSON(b []byte) []byte {
 	b = append(b, ",\"raim\":"...)
 	b = strconv.AppendBool(b, m.RAIM)
 	b = append(b, ",\"status\":"...)
-	b = strconv.AppendUint(b, uint64(m.Status), 10)
+	b = appendUint(b, uint64(m.Status))
 	b = append(b, ",\"lon\":"...)
-	b = m.Lon().AppendJSON(b)
+	if v := int64(m.LonRaw); v == 108600 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000, 600), 4)
+	}
 	b = append(b, ",\"lat\":"...)
-	b = m.Lat().AppendJSON(b)
+	if v := int64(m.LatRaw); v == 54600 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000, 600), 4)
+	}
 	b = append(b, ",\"sog\":"...)
-	b = m.SOG().AppendJSON(b)
+	if v := int64(m.SOGRaw); v == 63 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"cog\":"...)
-	b = m.COG().AppendJSON(b)
+	if v := int64(m.COGRaw); v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"gnss\":"...)
 	b = strconv.AppendBool(b, m.GNSS)
 	return append(b, '}')
@@ -2709,9 +2865,9 @@ func (m *LongRangePosition) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"lat\":"...)
 	b = strconv.AppendFloat(b, (float64(m.LatRaw)-0)/600, 'f', 1, 64)
 	b = append(b, ",\"speed\":"...)
-	b = strconv.AppendUint(b, uint64(m.SOGRaw), 10)
+	b = appendUint(b, uint64(m.SOGRaw))
 	b = append(b, ",\"course\":"...)
-	b = strconv.AppendUint(b, uint64(m.COGRaw), 10)
+	b = appendUint(b, uint64(m.COGRaw))
 	b = append(b, ",\"gnss\":"...)
 	b = strconv.AppendBool(b, m.GNSS)
 	return append(b, '}')
@@ -3073,77 +3229,189 @@ func (m *MetHydro11) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"lat\":"...)
-	b = m.Lat().AppendJSON(b)
+	if v := int64(m.LatRaw); v == 5460000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+	}
 	b = append(b, ",\"lon\":"...)
-	b = m.Lon().AppendJSON(b)
+	if v := int64(m.LonRaw); v == 10860000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+	}
 	b = append(b, ",\"day\":"...)
-	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = appendUint(b, uint64(m.Day))
 	b = append(b, ",\"hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = appendUint(b, uint64(m.Hour))
 	b = append(b, ",\"minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = appendUint(b, uint64(m.Minute))
 	b = append(b, ",\"wspeed\":"...)
-	b = m.WindSpeed().AppendJSON(b)
+	if v := int64(m.WindSpeedRaw); v == 127 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"wgust\":"...)
-	b = m.WindGust().AppendJSON(b)
+	if v := int64(m.WindGustRaw); v == 127 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"wdir\":"...)
-	b = m.WindDir().AppendJSON(b)
+	if v := int64(m.WindDirRaw); v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"wgustdir\":"...)
-	b = m.GustDir().AppendJSON(b)
+	if v := int64(m.GustDirRaw); v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"airtemp\":"...)
-	b = m.AirTemp().AppendJSON(b)
+	if v := int64(m.AirTempRaw); v == 2047 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(600), 1)
+	}
 	b = append(b, ",\"humidity\":"...)
-	b = m.Humidity().AppendJSON(b)
+	if v := int64(m.HumidityRaw); v == 127 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"dewpoint\":"...)
-	b = m.DewPoint().AppendJSON(b)
+	if v := int64(m.DewPointRaw); v == 1023 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(200), 1)
+	}
 	b = append(b, ",\"pressure\":"...)
-	b = m.Pressure().AppendJSON(b)
+	if v := int64(m.PressureRaw); v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(-800), 0)
+	}
 	b = append(b, ",\"pressuretend\":"...)
-	b = strconv.AppendUint(b, uint64(m.PressureTrend), 10)
+	b = appendUint(b, uint64(m.PressureTrend))
 	b = append(b, ",\"visibility\":"...)
-	b = m.Visibility().AppendJSON(b)
+	if v := int64(m.VisibilityRaw); v == 255 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"waterlevel\":"...)
-	b = m.WaterLevel().AppendJSON(b)
+	if v := int64(m.WaterLevelRaw); v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(100), 1)
+	}
 	b = append(b, ",\"leveltrend\":"...)
-	b = strconv.AppendUint(b, uint64(m.LevelTrend), 10)
+	b = appendUint(b, uint64(m.LevelTrend))
 	b = append(b, ",\"cspeed\":"...)
-	b = m.CurrentSpeed().AppendJSON(b)
+	if v := int64(m.CurrentSpeedRaw); v == 255 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"cdir\":"...)
-	b = m.CurrentDir().AppendJSON(b)
+	if v := int64(m.CurrentDirRaw); v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"cspeed2\":"...)
-	b = m.Current2Speed().AppendJSON(b)
+	if v := int64(m.Current2SpeedRaw); v == 255 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"cdir2\":"...)
-	b = m.Current2Dir().AppendJSON(b)
+	if v := int64(m.Current2DirRaw); v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"cdepth2\":"...)
-	b = m.Current2Depth().AppendJSON(b)
+	if v := int64(m.Current2DepthRaw); v == 31 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"cspeed3\":"...)
-	b = m.Current3Speed().AppendJSON(b)
+	if v := int64(m.Current3SpeedRaw); v == 255 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"cdir3\":"...)
-	b = m.Current3Dir().AppendJSON(b)
+	if v := int64(m.Current3DirRaw); v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"cdepth3\":"...)
-	b = m.Current3Depth().AppendJSON(b)
+	if v := int64(m.Current3DepthRaw); v == 31 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"waveheight\":"...)
-	b = m.WaveHeight().AppendJSON(b)
+	if v := int64(m.WaveHeightRaw); v == 255 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"waveperiod\":"...)
-	b = m.WavePeriod().AppendJSON(b)
+	if v := int64(m.WavePeriodRaw); v == 63 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"wavedir\":"...)
-	b = m.WaveDir().AppendJSON(b)
+	if v := int64(m.WaveDirRaw); v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"swellheight\":"...)
-	b = m.SwellHeight().AppendJSON(b)
+	if v := int64(m.SwellHeightRaw); v == 255 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"swellperiod\":"...)
-	b = m.SwellPeriod().AppendJSON(b)
+	if v := int64(m.SwellPeriodRaw); v == 63 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"swelldir\":"...)
-	b = m.SwellDir().AppendJSON(b)
+	if v := int64(m.SwellDirRaw); v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"seastate\":"...)
-	b = strconv.AppendUint(b, uint64(m.SeaState), 10)
+	b = appendUint(b, uint64(m.SeaState))
 	b = append(b, ",\"watertemp\":"...)
-	b = m.WaterTemp().AppendJSON(b)
+	if v := int64(m.WaterTempRaw); v == 1023 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(100), 1)
+	}
 	b = append(b, ",\"preciptype\":"...)
-	b = strconv.AppendUint(b, uint64(m.Precipitation), 10)
+	b = appendUint(b, uint64(m.Precipitation))
 	b = append(b, ",\"salinity\":"...)
-	b = m.Salinity().AppendJSON(b)
+	if v := int64(m.SalinityRaw); v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"ice\":"...)
-	b = strconv.AppendUint(b, uint64(m.Ice), 10)
+	b = appendUint(b, uint64(m.Ice))
 	return append(b, '}')
 }
 
@@ -3158,17 +3426,17 @@ func (m *MetHydro11) appendGPSD(b []byte) []byte {
 	b = strconv.AppendFloat(b, (float64(m.LonRaw)-0)/60000, 'f', 4, 64)
 	b = gpsdDayTime(b, ",\"minute\":", int64(m.Minute), m)
 	b = append(b, ",\"wspeed\":"...)
-	b = strconv.AppendUint(b, uint64(m.WindSpeedRaw), 10)
+	b = appendUint(b, uint64(m.WindSpeedRaw))
 	b = append(b, ",\"wgust\":"...)
-	b = strconv.AppendUint(b, uint64(m.WindGustRaw), 10)
+	b = appendUint(b, uint64(m.WindGustRaw))
 	b = append(b, ",\"wdir\":"...)
-	b = strconv.AppendUint(b, uint64(m.WindDirRaw), 10)
+	b = appendUint(b, uint64(m.WindDirRaw))
 	b = append(b, ",\"wgustdir\":"...)
-	b = strconv.AppendUint(b, uint64(m.GustDirRaw), 10)
+	b = appendUint(b, uint64(m.GustDirRaw))
 	b = append(b, ",\"airtemp\":"...)
 	b = strconv.AppendFloat(b, (float64(m.AirTempRaw)-600)/10, 'f', 1, 64)
 	b = append(b, ",\"humidity\":"...)
-	b = strconv.AppendUint(b, uint64(m.HumidityRaw), 10)
+	b = appendUint(b, uint64(m.HumidityRaw))
 	b = append(b, ",\"dewpoint\":"...)
 	b = strconv.AppendFloat(b, (float64(m.DewPointRaw)-200)/10, 'f', 1, 64)
 	b = append(b, ",\"pressure\":"...)
@@ -3184,43 +3452,43 @@ func (m *MetHydro11) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"cspeed\":"...)
 	b = strconv.AppendFloat(b, (float64(m.CurrentSpeedRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"cdir\":"...)
-	b = strconv.AppendUint(b, uint64(m.CurrentDirRaw), 10)
+	b = appendUint(b, uint64(m.CurrentDirRaw))
 	b = append(b, ",\"cspeed2\":"...)
 	b = strconv.AppendFloat(b, (float64(m.Current2SpeedRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"cdir2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Current2DirRaw), 10)
+	b = appendUint(b, uint64(m.Current2DirRaw))
 	b = append(b, ",\"cdepth2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Current2DepthRaw), 10)
+	b = appendUint(b, uint64(m.Current2DepthRaw))
 	b = append(b, ",\"cspeed3\":"...)
 	b = strconv.AppendFloat(b, (float64(m.Current3SpeedRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"cdir3\":"...)
-	b = strconv.AppendUint(b, uint64(m.Current3DirRaw), 10)
+	b = appendUint(b, uint64(m.Current3DirRaw))
 	b = append(b, ",\"cdepth3\":"...)
-	b = strconv.AppendUint(b, uint64(m.Current3DepthRaw), 10)
+	b = appendUint(b, uint64(m.Current3DepthRaw))
 	b = append(b, ",\"waveheight\":"...)
 	b = strconv.AppendFloat(b, (float64(m.WaveHeightRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"waveperiod\":"...)
-	b = strconv.AppendUint(b, uint64(m.WavePeriodRaw), 10)
+	b = appendUint(b, uint64(m.WavePeriodRaw))
 	b = append(b, ",\"wavedir\":"...)
-	b = strconv.AppendUint(b, uint64(m.WaveDirRaw), 10)
+	b = appendUint(b, uint64(m.WaveDirRaw))
 	b = append(b, ",\"swellheight\":"...)
 	b = strconv.AppendFloat(b, (float64(m.SwellHeightRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"swellperiod\":"...)
-	b = strconv.AppendUint(b, uint64(m.SwellPeriodRaw), 10)
+	b = appendUint(b, uint64(m.SwellPeriodRaw))
 	b = append(b, ",\"swelldir\":"...)
-	b = strconv.AppendUint(b, uint64(m.SwellDirRaw), 10)
+	b = appendUint(b, uint64(m.SwellDirRaw))
 	b = append(b, ",\"seastate\":"...)
-	b = strconv.AppendUint(b, uint64(m.SeaState), 10)
+	b = appendUint(b, uint64(m.SeaState))
 	b = append(b, ",\"watertemp\":"...)
 	b = strconv.AppendFloat(b, (float64(m.WaterTempRaw)-100)/10, 'f', 1, 64)
 	b = append(b, ",\"preciptype\":"...)
-	b = strconv.AppendUint(b, uint64(m.Precipitation), 10)
+	b = appendUint(b, uint64(m.Precipitation))
 	b = append(b, ",\"preciptype_text\":"...)
 	b = appendJSONString(b, precipText(int(m.Precipitation)))
 	b = append(b, ",\"salinity\":"...)
 	b = strconv.AppendFloat(b, (float64(m.SalinityRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"ice\":"...)
-	b = strconv.AppendUint(b, uint64(m.Ice), 10)
+	b = appendUint(b, uint64(m.Ice))
 	b = append(b, ",\"ice_text\":"...)
 	b = appendJSONString(b, iceText(int(m.Ice)))
 	return b
@@ -3588,81 +3856,193 @@ func (m *MetHydro31) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"lon\":"...)
-	b = m.Lon().AppendJSON(b)
+	if v := int64(m.LonRaw); v == 10860000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+	}
 	b = append(b, ",\"lat\":"...)
-	b = m.Lat().AppendJSON(b)
+	if v := int64(m.LatRaw); v == 5460000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+	}
 	b = append(b, ",\"accuracy\":"...)
 	b = strconv.AppendBool(b, m.Accuracy)
 	b = append(b, ",\"day\":"...)
-	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = appendUint(b, uint64(m.Day))
 	b = append(b, ",\"hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = appendUint(b, uint64(m.Hour))
 	b = append(b, ",\"minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = appendUint(b, uint64(m.Minute))
 	b = append(b, ",\"wspeed\":"...)
-	b = m.WindSpeed().AppendJSON(b)
+	if v := int64(m.WindSpeedRaw); v == 127 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"wgust\":"...)
-	b = m.WindGust().AppendJSON(b)
+	if v := int64(m.WindGustRaw); v == 127 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"wdir\":"...)
-	b = m.WindDir().AppendJSON(b)
+	if v := int64(m.WindDirRaw); v == 360 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"wgustdir\":"...)
-	b = m.GustDir().AppendJSON(b)
+	if v := int64(m.GustDirRaw); v == 360 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"airtemp\":"...)
-	b = m.AirTemp().AppendJSON(b)
+	if v := int64(m.AirTempRaw); v == -1024 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"humidity\":"...)
-	b = m.Humidity().AppendJSON(b)
+	if v := int64(m.HumidityRaw); v == 101 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"dewpoint\":"...)
-	b = m.DewPoint().AppendJSON(b)
+	if v := int64(m.DewPointRaw); v == 501 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"pressure\":"...)
-	b = m.Pressure().AppendJSON(b)
+	if v := int64(m.PressureRaw); v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(-799), 0)
+	}
 	b = append(b, ",\"pressuretend\":"...)
-	b = strconv.AppendUint(b, uint64(m.PressureTrend), 10)
+	b = appendUint(b, uint64(m.PressureTrend))
 	b = append(b, ",\"visgreater\":"...)
 	b = strconv.AppendBool(b, m.VisGreater)
 	b = append(b, ",\"visibility\":"...)
-	b = m.Visibility().AppendJSON(b)
+	if v := int64(m.VisibilityRaw); v == 127 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"waterlevel\":"...)
-	b = m.WaterLevel().AppendJSON(b)
+	if v := int64(m.WaterLevelRaw); v == 4001 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(1000), 2)
+	}
 	b = append(b, ",\"leveltrend\":"...)
-	b = strconv.AppendUint(b, uint64(m.LevelTrend), 10)
+	b = appendUint(b, uint64(m.LevelTrend))
 	b = append(b, ",\"cspeed\":"...)
-	b = m.CurrentSpeed().AppendJSON(b)
+	if v := int64(m.CurrentSpeedRaw); v == 255 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"cdir\":"...)
-	b = m.CurrentDir().AppendJSON(b)
+	if v := int64(m.CurrentDirRaw); v == 360 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"cspeed2\":"...)
-	b = m.Current2Speed().AppendJSON(b)
+	if v := int64(m.Current2SpeedRaw); v == 255 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"cdir2\":"...)
-	b = m.Current2Dir().AppendJSON(b)
+	if v := int64(m.Current2DirRaw); v == 360 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"cdepth2\":"...)
-	b = m.Current2Depth().AppendJSON(b)
+	if v := int64(m.Current2DepthRaw); v == 31 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"cspeed3\":"...)
-	b = m.Current3Speed().AppendJSON(b)
+	if v := int64(m.Current3SpeedRaw); v == 255 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"cdir3\":"...)
-	b = m.Current3Dir().AppendJSON(b)
+	if v := int64(m.Current3DirRaw); v == 360 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"cdepth3\":"...)
-	b = m.Current3Depth().AppendJSON(b)
+	if v := int64(m.Current3DepthRaw); v == 31 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"waveheight\":"...)
-	b = m.WaveHeight().AppendJSON(b)
+	if v := int64(m.WaveHeightRaw); v == 255 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"waveperiod\":"...)
-	b = m.WavePeriod().AppendJSON(b)
+	if v := int64(m.WavePeriodRaw); v == 63 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"wavedir\":"...)
-	b = m.WaveDir().AppendJSON(b)
+	if v := int64(m.WaveDirRaw); v == 360 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"swellheight\":"...)
-	b = m.SwellHeight().AppendJSON(b)
+	if v := int64(m.SwellHeightRaw); v == 255 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"swellperiod\":"...)
-	b = m.SwellPeriod().AppendJSON(b)
+	if v := int64(m.SwellPeriodRaw); v == 63 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"swelldir\":"...)
-	b = m.SwellDir().AppendJSON(b)
+	if v := int64(m.SwellDirRaw); v == 360 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 0)
+	}
 	b = append(b, ",\"seastate\":"...)
-	b = strconv.AppendUint(b, uint64(m.SeaState), 10)
+	b = appendUint(b, uint64(m.SeaState))
 	b = append(b, ",\"watertemp\":"...)
-	b = m.WaterTemp().AppendJSON(b)
+	if v := int64(m.WaterTempRaw); v == 501 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"preciptype\":"...)
-	b = strconv.AppendUint(b, uint64(m.Precipitation), 10)
+	b = appendUint(b, uint64(m.Precipitation))
 	b = append(b, ",\"salinity\":"...)
-	b = m.Salinity().AppendJSON(b)
+	if v := int64(m.SalinityRaw); v == 510 || v == 511 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"ice\":"...)
-	b = strconv.AppendUint(b, uint64(m.Ice), 10)
+	b = appendUint(b, uint64(m.Ice))
 	return append(b, '}')
 }
 
@@ -3679,17 +4059,17 @@ func (m *MetHydro31) appendGPSD(b []byte) []byte {
 	b = strconv.AppendBool(b, m.Accuracy)
 	b = gpsdDayTime(b, ",\"minute\":", int64(m.Minute), m)
 	b = append(b, ",\"wspeed\":"...)
-	b = strconv.AppendUint(b, uint64(m.WindSpeedRaw), 10)
+	b = appendUint(b, uint64(m.WindSpeedRaw))
 	b = append(b, ",\"wgust\":"...)
-	b = strconv.AppendUint(b, uint64(m.WindGustRaw), 10)
+	b = appendUint(b, uint64(m.WindGustRaw))
 	b = append(b, ",\"wdir\":"...)
-	b = strconv.AppendUint(b, uint64(m.WindDirRaw), 10)
+	b = appendUint(b, uint64(m.WindDirRaw))
 	b = append(b, ",\"wgustdir\":"...)
-	b = strconv.AppendUint(b, uint64(m.GustDirRaw), 10)
+	b = appendUint(b, uint64(m.GustDirRaw))
 	b = append(b, ",\"airtemp\":"...)
 	b = strconv.AppendFloat(b, (float64(m.AirTempRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"humidity\":"...)
-	b = strconv.AppendUint(b, uint64(m.HumidityRaw), 10)
+	b = appendUint(b, uint64(m.HumidityRaw))
 	b = append(b, ",\"dewpoint\":"...)
 	b = strconv.AppendFloat(b, (float64(m.DewPointRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"pressure\":"...)
@@ -3706,33 +4086,33 @@ func (m *MetHydro31) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"cspeed\":"...)
 	b = strconv.AppendFloat(b, (float64(m.CurrentSpeedRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"cdir\":"...)
-	b = strconv.AppendUint(b, uint64(m.CurrentDirRaw), 10)
+	b = appendUint(b, uint64(m.CurrentDirRaw))
 	b = append(b, ",\"cspeed2\":"...)
 	b = strconv.AppendFloat(b, (float64(m.Current2SpeedRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"cdir2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Current2DirRaw), 10)
+	b = appendUint(b, uint64(m.Current2DirRaw))
 	b = append(b, ",\"cdepth2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Current2DepthRaw), 10)
+	b = appendUint(b, uint64(m.Current2DepthRaw))
 	b = append(b, ",\"cspeed3\":"...)
 	b = strconv.AppendFloat(b, (float64(m.Current3SpeedRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"cdir3\":"...)
-	b = strconv.AppendUint(b, uint64(m.Current3DirRaw), 10)
+	b = appendUint(b, uint64(m.Current3DirRaw))
 	b = append(b, ",\"cdepth3\":"...)
-	b = strconv.AppendUint(b, uint64(m.Current3DepthRaw), 10)
+	b = appendUint(b, uint64(m.Current3DepthRaw))
 	b = append(b, ",\"waveheight\":"...)
 	b = strconv.AppendFloat(b, (float64(m.WaveHeightRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"waveperiod\":"...)
-	b = strconv.AppendUint(b, uint64(m.WavePeriodRaw), 10)
+	b = appendUint(b, uint64(m.WavePeriodRaw))
 	b = append(b, ",\"wavedir\":"...)
-	b = strconv.AppendUint(b, uint64(m.WaveDirRaw), 10)
+	b = appendUint(b, uint64(m.WaveDirRaw))
 	b = append(b, ",\"swellheight\":"...)
 	b = strconv.AppendFloat(b, (float64(m.SwellHeightRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"swellperiod\":"...)
-	b = strconv.AppendUint(b, uint64(m.SwellPeriodRaw), 10)
+	b = appendUint(b, uint64(m.SwellPeriodRaw))
 	b = append(b, ",\"swelldir\":"...)
-	b = strconv.AppendUint(b, uint64(m.SwellDirRaw), 10)
+	b = appendUint(b, uint64(m.SwellDirRaw))
 	b = append(b, ",\"seastate\":"...)
-	b = strconv.AppendUint(b, uint64(m.SeaState), 10)
+	b = appendUint(b, uint64(m.SeaState))
 	b = append(b, ",\"watertemp\":"...)
 	b = strconv.AppendFloat(b, (float64(m.WaterTempRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"preciptype\":"...)
@@ -3797,17 +4177,17 @@ func (m *InlandStatic) AppendJSON(b []byte) []byte {
 	b = append(b, ",\"vin\":"...)
 	b = appendJSONString(b, m.VIN)
 	b = append(b, ",\"length\":"...)
-	b = strconv.AppendUint(b, uint64(m.Length), 10)
+	b = appendUint(b, uint64(m.Length))
 	b = append(b, ",\"beam\":"...)
-	b = strconv.AppendUint(b, uint64(m.Beam), 10)
+	b = appendUint(b, uint64(m.Beam))
 	b = append(b, ",\"shiptype\":"...)
-	b = strconv.AppendUint(b, uint64(m.ShipType), 10)
+	b = appendUint(b, uint64(m.ShipType))
 	b = append(b, ",\"hazard\":"...)
-	b = strconv.AppendUint(b, uint64(m.Hazard), 10)
+	b = appendUint(b, uint64(m.Hazard))
 	b = append(b, ",\"draught\":"...)
-	b = strconv.AppendUint(b, uint64(m.Draught), 10)
+	b = appendUint(b, uint64(m.Draught))
 	b = append(b, ",\"loaded\":"...)
-	b = strconv.AppendUint(b, uint64(m.Loaded), 10)
+	b = appendUint(b, uint64(m.Loaded))
 	b = append(b, ",\"speed_q\":"...)
 	b = strconv.AppendBool(b, m.SpeedQuality)
 	b = append(b, ",\"course_q\":"...)
@@ -3825,21 +4205,21 @@ func (m *InlandStatic) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"vin\":"...)
 	b = appendJSONString(b, m.VIN)
 	b = append(b, ",\"length\":"...)
-	b = strconv.AppendUint(b, uint64(m.Length), 10)
+	b = appendUint(b, uint64(m.Length))
 	b = append(b, ",\"beam\":"...)
-	b = strconv.AppendUint(b, uint64(m.Beam), 10)
+	b = appendUint(b, uint64(m.Beam))
 	b = append(b, ",\"shiptype\":"...)
-	b = strconv.AppendUint(b, uint64(m.ShipType), 10)
+	b = appendUint(b, uint64(m.ShipType))
 	b = append(b, ",\"shiptype_text\":"...)
 	b = appendJSONString(b, inlandShipTypeText(int(m.ShipType)))
 	b = append(b, ",\"hazard\":"...)
-	b = strconv.AppendUint(b, uint64(m.Hazard), 10)
+	b = appendUint(b, uint64(m.Hazard))
 	b = append(b, ",\"hazard_text\":"...)
 	b = appendJSONString(b, hazardText(int(m.Hazard)))
 	b = append(b, ",\"draught\":"...)
-	b = strconv.AppendUint(b, uint64(m.Draught), 10)
+	b = appendUint(b, uint64(m.Draught))
 	b = append(b, ",\"loaded\":"...)
-	b = strconv.AppendUint(b, uint64(m.Loaded), 10)
+	b = appendUint(b, uint64(m.Loaded))
 	b = append(b, ",\"loaded_text\":"...)
 	b = appendJSONString(b, loadedText(int(m.Loaded)))
 	b = append(b, ",\"speed_q\":"...)
@@ -3917,19 +4297,31 @@ func (m *AtoNMonitoring) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"ana_int\":"...)
-	b = m.AnaInt().AppendJSON(b)
+	if v := int64(m.AnaIntRaw); false {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*100, 20), 2)
+	}
 	b = append(b, ",\"ana_ext1\":"...)
-	b = m.AnaExt1().AppendJSON(b)
+	if v := int64(m.AnaExt1Raw); false {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*100, 20), 2)
+	}
 	b = append(b, ",\"ana_ext2\":"...)
-	b = m.AnaExt2().AppendJSON(b)
+	if v := int64(m.AnaExt2Raw); false {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*100, 20), 2)
+	}
 	b = append(b, ",\"racon\":"...)
-	b = strconv.AppendUint(b, uint64(m.Racon), 10)
+	b = appendUint(b, uint64(m.Racon))
 	b = append(b, ",\"light\":"...)
-	b = strconv.AppendUint(b, uint64(m.Light), 10)
+	b = appendUint(b, uint64(m.Light))
 	b = append(b, ",\"alarm\":"...)
 	b = strconv.AppendBool(b, m.Alarm)
 	b = append(b, ",\"stat_ext\":"...)
-	b = strconv.AppendUint(b, uint64(m.StatExt), 10)
+	b = appendUint(b, uint64(m.StatExt))
 	b = append(b, ",\"off_pos\":"...)
 	b = strconv.AppendBool(b, m.OffPosition)
 	return append(b, '}')
@@ -3944,17 +4336,17 @@ func (m *AtoNMonitoring) appendGPSD(b []byte) []byte {
 	b = gpsdAna(b, ",\"ana_ext1\":", int64(m.AnaExt1Raw), m)
 	b = gpsdAna(b, ",\"ana_ext2\":", int64(m.AnaExt2Raw), m)
 	b = append(b, ",\"racon\":"...)
-	b = strconv.AppendUint(b, uint64(m.Racon), 10)
+	b = appendUint(b, uint64(m.Racon))
 	b = append(b, ",\"racon_text\":"...)
 	b = appendJSONString(b, raconText(int(m.Racon)))
 	b = append(b, ",\"light\":"...)
-	b = strconv.AppendUint(b, uint64(m.Light), 10)
+	b = appendUint(b, uint64(m.Light))
 	b = append(b, ",\"light_text\":"...)
 	b = appendJSONString(b, lightText(int(m.Light)))
 	b = append(b, ",\"alarm\":"...)
 	b = strconv.AppendBool(b, m.Alarm)
 	b = append(b, ",\"stat_ext\":"...)
-	b = strconv.AppendUint(b, uint64(m.StatExt), 10)
+	b = appendUint(b, uint64(m.StatExt))
 	b = append(b, ",\"off_pos\":"...)
 	b = strconv.AppendBool(b, m.OffPosition)
 	return b
@@ -4023,33 +4415,33 @@ func (m *DangerousCargo12) AppendJSON(b []byte) []byte {
 	b = append(b, ",\"lastport\":"...)
 	b = appendJSONString(b, m.LastPort)
 	b = append(b, ",\"l_month\":"...)
-	b = strconv.AppendUint(b, uint64(m.LMonth), 10)
+	b = appendUint(b, uint64(m.LMonth))
 	b = append(b, ",\"l_day\":"...)
-	b = strconv.AppendUint(b, uint64(m.LDay), 10)
+	b = appendUint(b, uint64(m.LDay))
 	b = append(b, ",\"l_hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.LHour), 10)
+	b = appendUint(b, uint64(m.LHour))
 	b = append(b, ",\"l_minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.LMinute), 10)
+	b = appendUint(b, uint64(m.LMinute))
 	b = append(b, ",\"nextport\":"...)
 	b = appendJSONString(b, m.NextPort)
 	b = append(b, ",\"n_month\":"...)
-	b = strconv.AppendUint(b, uint64(m.NMonth), 10)
+	b = appendUint(b, uint64(m.NMonth))
 	b = append(b, ",\"n_day\":"...)
-	b = strconv.AppendUint(b, uint64(m.NDay), 10)
+	b = appendUint(b, uint64(m.NDay))
 	b = append(b, ",\"n_hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.NHour), 10)
+	b = appendUint(b, uint64(m.NHour))
 	b = append(b, ",\"n_minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.NMinute), 10)
+	b = appendUint(b, uint64(m.NMinute))
 	b = append(b, ",\"dangerous\":"...)
 	b = appendJSONString(b, m.Dangerous)
 	b = append(b, ",\"imdcat\":"...)
 	b = appendJSONString(b, m.IMDCat)
 	b = append(b, ",\"unid\":"...)
-	b = strconv.AppendUint(b, uint64(m.UNID), 10)
+	b = appendUint(b, uint64(m.UNID))
 	b = append(b, ",\"amount\":"...)
-	b = strconv.AppendUint(b, uint64(m.Amount), 10)
+	b = appendUint(b, uint64(m.Amount))
 	b = append(b, ",\"unit\":"...)
-	b = strconv.AppendUint(b, uint64(m.Unit), 10)
+	b = appendUint(b, uint64(m.Unit))
 	return append(b, '}')
 }
 
@@ -4069,11 +4461,11 @@ func (m *DangerousCargo12) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"imdcat\":"...)
 	b = appendJSONString(b, m.IMDCat)
 	b = append(b, ",\"unid\":"...)
-	b = strconv.AppendUint(b, uint64(m.UNID), 10)
+	b = appendUint(b, uint64(m.UNID))
 	b = append(b, ",\"amount\":"...)
-	b = strconv.AppendUint(b, uint64(m.Amount), 10)
+	b = appendUint(b, uint64(m.Amount))
 	b = append(b, ",\"unit\":"...)
-	b = strconv.AppendUint(b, uint64(m.Unit), 10)
+	b = appendUint(b, uint64(m.Unit))
 	return b
 }
 
@@ -4185,9 +4577,9 @@ func (m *TidalWindow14) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"month\":"...)
-	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = appendUint(b, uint64(m.Month))
 	b = append(b, ",\"day\":"...)
-	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = appendUint(b, uint64(m.Day))
 	b = append(b, ",\"tidals\":["...)
 	for i := range m.Tidals {
 		e := &m.Tidals[i]
@@ -4197,21 +4589,37 @@ func (m *TidalWindow14) AppendJSON(b []byte) []byte {
 		b = append(b, '{')
 		p := len(b)
 		b = append(b, ",\"lat\":"...)
-		b = e.Lat().AppendJSON(b)
+		if v := int64(e.LatRaw); v == 5460000 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+		}
 		b = append(b, ",\"lon\":"...)
-		b = e.Lon().AppendJSON(b)
+		if v := int64(e.LonRaw); v == 10860000 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+		}
 		b = append(b, ",\"from_hour\":"...)
-		b = strconv.AppendUint(b, uint64(e.FromHour), 10)
+		b = appendUint(b, uint64(e.FromHour))
 		b = append(b, ",\"from_min\":"...)
-		b = strconv.AppendUint(b, uint64(e.FromMin), 10)
+		b = appendUint(b, uint64(e.FromMin))
 		b = append(b, ",\"to_hour\":"...)
-		b = strconv.AppendUint(b, uint64(e.ToHour), 10)
+		b = appendUint(b, uint64(e.ToHour))
 		b = append(b, ",\"to_min\":"...)
-		b = strconv.AppendUint(b, uint64(e.ToMin), 10)
+		b = appendUint(b, uint64(e.ToMin))
 		b = append(b, ",\"cdir\":"...)
-		b = e.CurrentDir().AppendJSON(b)
+		if v := int64(e.CurrentDirRaw); v == 360 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, v-(0), 0)
+		}
 		b = append(b, ",\"cspeed\":"...)
-		b = e.CurrentSpeed().AppendJSON(b)
+		if v := int64(e.CurrentSpeedRaw); v == 127 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, v-(0), 1)
+		}
 		b = append(b[:p], b[p+1:]...)
 		b = append(b, '}')
 	}
@@ -4225,9 +4633,9 @@ func (m *TidalWindow14) gpsdStructured(n, typ int) bool {
 
 func (m *TidalWindow14) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"month\":"...)
-	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = appendUint(b, uint64(m.Month))
 	b = append(b, ",\"day\":"...)
-	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = appendUint(b, uint64(m.Day))
 	b = append(b, ",\"tidals\":["...)
 	for i := range m.Tidals {
 		e := &m.Tidals[i]
@@ -4241,15 +4649,15 @@ func (m *TidalWindow14) appendGPSD(b []byte) []byte {
 		b = append(b, ",\"lon\":"...)
 		b = strconv.AppendFloat(b, (float64(e.LonRaw)-0)/60000, 'f', 4, 64)
 		b = append(b, ",\"from_hour\":"...)
-		b = strconv.AppendUint(b, uint64(e.FromHour), 10)
+		b = appendUint(b, uint64(e.FromHour))
 		b = append(b, ",\"from_min\":"...)
-		b = strconv.AppendUint(b, uint64(e.FromMin), 10)
+		b = appendUint(b, uint64(e.FromMin))
 		b = append(b, ",\"to_hour\":"...)
-		b = strconv.AppendUint(b, uint64(e.ToHour), 10)
+		b = appendUint(b, uint64(e.ToHour))
 		b = append(b, ",\"to_min\":"...)
-		b = strconv.AppendUint(b, uint64(e.ToMin), 10)
+		b = appendUint(b, uint64(e.ToMin))
 		b = append(b, ",\"cdir\":"...)
-		b = strconv.AppendUint(b, uint64(e.CurrentDirRaw), 10)
+		b = appendUint(b, uint64(e.CurrentDirRaw))
 		b = append(b, ",\"cspeed\":"...)
 		b = strconv.AppendFloat(b, (float64(e.CurrentSpeedRaw)-0)/10, 'f', 1, 64)
 		b = append(b[:p], b[p+1:]...)
@@ -4294,7 +4702,7 @@ func (m *AirDraught15) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"air_draught\":"...)
-	b = strconv.AppendUint(b, uint64(m.AirDraught), 10)
+	b = appendUint(b, uint64(m.AirDraught))
 	return append(b, '}')
 }
 
@@ -4341,7 +4749,7 @@ func (m *Persons16) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"persons\":"...)
-	b = strconv.AppendUint(b, uint64(m.Persons), 10)
+	b = appendUint(b, uint64(m.Persons))
 	return append(b, '}')
 }
 
@@ -4421,23 +4829,31 @@ func (m *ClearanceTime18) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"linkage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = appendUint(b, uint64(m.Linkage))
 	b = append(b, ",\"month\":"...)
-	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = appendUint(b, uint64(m.Month))
 	b = append(b, ",\"day\":"...)
-	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = appendUint(b, uint64(m.Day))
 	b = append(b, ",\"hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = appendUint(b, uint64(m.Hour))
 	b = append(b, ",\"minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = appendUint(b, uint64(m.Minute))
 	b = append(b, ",\"portname\":"...)
 	b = appendJSONString(b, m.PortName)
 	b = append(b, ",\"destination\":"...)
 	b = appendJSONString(b, m.Destination)
 	b = append(b, ",\"lon\":"...)
-	b = m.Lon().AppendJSON(b)
+	if v := int64(m.LonRaw); v == 10860000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+	}
 	b = append(b, ",\"lat\":"...)
-	b = m.Lat().AppendJSON(b)
+	if v := int64(m.LatRaw); v == 5460000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+	}
 	return append(b, '}')
 }
 
@@ -4447,7 +4863,7 @@ func (m *ClearanceTime18) gpsdStructured(n, typ int) bool {
 
 func (m *ClearanceTime18) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"linkage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = appendUint(b, uint64(m.Linkage))
 	b = gpsdArrival18(b, ",\"minute\":", int64(m.Minute), m)
 	b = append(b, ",\"portname\":"...)
 	b = appendJSONString(b, m.PortName)
@@ -4592,81 +5008,93 @@ func (m *Berthing20) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"linkage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = appendUint(b, uint64(m.Linkage))
 	b = append(b, ",\"berth_length\":"...)
-	b = strconv.AppendUint(b, uint64(m.BerthLength), 10)
+	b = appendUint(b, uint64(m.BerthLength))
 	b = append(b, ",\"berth_depth\":"...)
-	b = m.BerthDepth().AppendJSON(b)
+	if v := int64(m.BerthDepthRaw); false {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, v-(0), 1)
+	}
 	b = append(b, ",\"position\":"...)
-	b = strconv.AppendUint(b, uint64(m.Position), 10)
+	b = appendUint(b, uint64(m.Position))
 	b = append(b, ",\"month\":"...)
-	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = appendUint(b, uint64(m.Month))
 	b = append(b, ",\"day\":"...)
-	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = appendUint(b, uint64(m.Day))
 	b = append(b, ",\"hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = appendUint(b, uint64(m.Hour))
 	b = append(b, ",\"minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = appendUint(b, uint64(m.Minute))
 	b = append(b, ",\"availability\":"...)
 	b = strconv.AppendBool(b, m.Availability)
 	b = append(b, ",\"agent\":"...)
-	b = strconv.AppendUint(b, uint64(m.Agent), 10)
+	b = appendUint(b, uint64(m.Agent))
 	b = append(b, ",\"fuel\":"...)
-	b = strconv.AppendUint(b, uint64(m.Fuel), 10)
+	b = appendUint(b, uint64(m.Fuel))
 	b = append(b, ",\"chandler\":"...)
-	b = strconv.AppendUint(b, uint64(m.Chandler), 10)
+	b = appendUint(b, uint64(m.Chandler))
 	b = append(b, ",\"stevedore\":"...)
-	b = strconv.AppendUint(b, uint64(m.Stevedore), 10)
+	b = appendUint(b, uint64(m.Stevedore))
 	b = append(b, ",\"electrical\":"...)
-	b = strconv.AppendUint(b, uint64(m.Electrical), 10)
+	b = appendUint(b, uint64(m.Electrical))
 	b = append(b, ",\"water\":"...)
-	b = strconv.AppendUint(b, uint64(m.Water), 10)
+	b = appendUint(b, uint64(m.Water))
 	b = append(b, ",\"customs\":"...)
-	b = strconv.AppendUint(b, uint64(m.Customs), 10)
+	b = appendUint(b, uint64(m.Customs))
 	b = append(b, ",\"cartage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Cartage), 10)
+	b = appendUint(b, uint64(m.Cartage))
 	b = append(b, ",\"crane\":"...)
-	b = strconv.AppendUint(b, uint64(m.Crane), 10)
+	b = appendUint(b, uint64(m.Crane))
 	b = append(b, ",\"lift\":"...)
-	b = strconv.AppendUint(b, uint64(m.Lift), 10)
+	b = appendUint(b, uint64(m.Lift))
 	b = append(b, ",\"medical\":"...)
-	b = strconv.AppendUint(b, uint64(m.Medical), 10)
+	b = appendUint(b, uint64(m.Medical))
 	b = append(b, ",\"navrepair\":"...)
-	b = strconv.AppendUint(b, uint64(m.NavRepair), 10)
+	b = appendUint(b, uint64(m.NavRepair))
 	b = append(b, ",\"provisions\":"...)
-	b = strconv.AppendUint(b, uint64(m.Provisions), 10)
+	b = appendUint(b, uint64(m.Provisions))
 	b = append(b, ",\"shiprepair\":"...)
-	b = strconv.AppendUint(b, uint64(m.ShipRepair), 10)
+	b = appendUint(b, uint64(m.ShipRepair))
 	b = append(b, ",\"surveyor\":"...)
-	b = strconv.AppendUint(b, uint64(m.Surveyor), 10)
+	b = appendUint(b, uint64(m.Surveyor))
 	b = append(b, ",\"steam\":"...)
-	b = strconv.AppendUint(b, uint64(m.Steam), 10)
+	b = appendUint(b, uint64(m.Steam))
 	b = append(b, ",\"tugs\":"...)
-	b = strconv.AppendUint(b, uint64(m.Tugs), 10)
+	b = appendUint(b, uint64(m.Tugs))
 	b = append(b, ",\"solidwaste\":"...)
-	b = strconv.AppendUint(b, uint64(m.SolidWaste), 10)
+	b = appendUint(b, uint64(m.SolidWaste))
 	b = append(b, ",\"liquidwaste\":"...)
-	b = strconv.AppendUint(b, uint64(m.LiquidWaste), 10)
+	b = appendUint(b, uint64(m.LiquidWaste))
 	b = append(b, ",\"hazardouswaste\":"...)
-	b = strconv.AppendUint(b, uint64(m.HazardousWaste), 10)
+	b = appendUint(b, uint64(m.HazardousWaste))
 	b = append(b, ",\"ballast\":"...)
-	b = strconv.AppendUint(b, uint64(m.Ballast), 10)
+	b = appendUint(b, uint64(m.Ballast))
 	b = append(b, ",\"additional\":"...)
-	b = strconv.AppendUint(b, uint64(m.Additional), 10)
+	b = appendUint(b, uint64(m.Additional))
 	b = append(b, ",\"regional1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Regional1), 10)
+	b = appendUint(b, uint64(m.Regional1))
 	b = append(b, ",\"regional2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Regional2), 10)
+	b = appendUint(b, uint64(m.Regional2))
 	b = append(b, ",\"future1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Future1), 10)
+	b = appendUint(b, uint64(m.Future1))
 	b = append(b, ",\"future2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Future2), 10)
+	b = appendUint(b, uint64(m.Future2))
 	b = append(b, ",\"berth_name\":"...)
 	b = appendJSONString(b, m.BerthName)
 	b = append(b, ",\"berth_lon\":"...)
-	b = m.BerthLon().AppendJSON(b)
+	if v := int64(m.BerthLonRaw); v == 10860000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+	}
 	b = append(b, ",\"berth_lat\":"...)
-	b = m.BerthLat().AppendJSON(b)
+	if v := int64(m.BerthLatRaw); v == 5460000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+	}
 	return append(b, '}')
 }
 
@@ -4676,70 +5104,70 @@ func (m *Berthing20) gpsdStructured(n, typ int) bool {
 
 func (m *Berthing20) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"linkage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = appendUint(b, uint64(m.Linkage))
 	b = append(b, ",\"berth_length\":"...)
-	b = strconv.AppendUint(b, uint64(m.BerthLength), 10)
+	b = appendUint(b, uint64(m.BerthLength))
 	b = append(b, ",\"berth_depth\":"...)
 	b = strconv.AppendFloat(b, (float64(m.BerthDepthRaw)-0)/10, 'f', 1, 64)
 	b = append(b, ",\"position\":"...)
-	b = strconv.AppendUint(b, uint64(m.Position), 10)
+	b = appendUint(b, uint64(m.Position))
 	b = append(b, ",\"position_text\":"...)
 	b = appendJSONString(b, positionTypeText(int(m.Position)))
 	b = gpsdArrival20(b, ",\"minute\":", int64(m.Minute), m)
 	b = append(b, ",\"availability\":"...)
 	b = strconv.AppendInt(b, int64(b2i(m.Availability)), 10)
 	b = append(b, ",\"agent\":"...)
-	b = strconv.AppendUint(b, uint64(m.Agent), 10)
+	b = appendUint(b, uint64(m.Agent))
 	b = append(b, ",\"fuel\":"...)
-	b = strconv.AppendUint(b, uint64(m.Fuel), 10)
+	b = appendUint(b, uint64(m.Fuel))
 	b = append(b, ",\"chandler\":"...)
-	b = strconv.AppendUint(b, uint64(m.Chandler), 10)
+	b = appendUint(b, uint64(m.Chandler))
 	b = append(b, ",\"stevedore\":"...)
-	b = strconv.AppendUint(b, uint64(m.Stevedore), 10)
+	b = appendUint(b, uint64(m.Stevedore))
 	b = append(b, ",\"electrical\":"...)
-	b = strconv.AppendUint(b, uint64(m.Electrical), 10)
+	b = appendUint(b, uint64(m.Electrical))
 	b = append(b, ",\"water\":"...)
-	b = strconv.AppendUint(b, uint64(m.Water), 10)
+	b = appendUint(b, uint64(m.Water))
 	b = append(b, ",\"customs\":"...)
-	b = strconv.AppendUint(b, uint64(m.Customs), 10)
+	b = appendUint(b, uint64(m.Customs))
 	b = append(b, ",\"cartage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Cartage), 10)
+	b = appendUint(b, uint64(m.Cartage))
 	b = append(b, ",\"crane\":"...)
-	b = strconv.AppendUint(b, uint64(m.Crane), 10)
+	b = appendUint(b, uint64(m.Crane))
 	b = append(b, ",\"lift\":"...)
-	b = strconv.AppendUint(b, uint64(m.Lift), 10)
+	b = appendUint(b, uint64(m.Lift))
 	b = append(b, ",\"medical\":"...)
-	b = strconv.AppendUint(b, uint64(m.Medical), 10)
+	b = appendUint(b, uint64(m.Medical))
 	b = append(b, ",\"navrepair\":"...)
-	b = strconv.AppendUint(b, uint64(m.NavRepair), 10)
+	b = appendUint(b, uint64(m.NavRepair))
 	b = append(b, ",\"provisions\":"...)
-	b = strconv.AppendUint(b, uint64(m.Provisions), 10)
+	b = appendUint(b, uint64(m.Provisions))
 	b = append(b, ",\"shiprepair\":"...)
-	b = strconv.AppendUint(b, uint64(m.ShipRepair), 10)
+	b = appendUint(b, uint64(m.ShipRepair))
 	b = append(b, ",\"surveyor\":"...)
-	b = strconv.AppendUint(b, uint64(m.Surveyor), 10)
+	b = appendUint(b, uint64(m.Surveyor))
 	b = append(b, ",\"steam\":"...)
-	b = strconv.AppendUint(b, uint64(m.Steam), 10)
+	b = appendUint(b, uint64(m.Steam))
 	b = append(b, ",\"tugs\":"...)
-	b = strconv.AppendUint(b, uint64(m.Tugs), 10)
+	b = appendUint(b, uint64(m.Tugs))
 	b = append(b, ",\"solidwaste\":"...)
-	b = strconv.AppendUint(b, uint64(m.SolidWaste), 10)
+	b = appendUint(b, uint64(m.SolidWaste))
 	b = append(b, ",\"liquidwaste\":"...)
-	b = strconv.AppendUint(b, uint64(m.LiquidWaste), 10)
+	b = appendUint(b, uint64(m.LiquidWaste))
 	b = append(b, ",\"hazardouswaste\":"...)
-	b = strconv.AppendUint(b, uint64(m.HazardousWaste), 10)
+	b = appendUint(b, uint64(m.HazardousWaste))
 	b = append(b, ",\"ballast\":"...)
-	b = strconv.AppendUint(b, uint64(m.Ballast), 10)
+	b = appendUint(b, uint64(m.Ballast))
 	b = append(b, ",\"additional\":"...)
-	b = strconv.AppendUint(b, uint64(m.Additional), 10)
+	b = appendUint(b, uint64(m.Additional))
 	b = append(b, ",\"regional1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Regional1), 10)
+	b = appendUint(b, uint64(m.Regional1))
 	b = append(b, ",\"regional2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Regional2), 10)
+	b = appendUint(b, uint64(m.Regional2))
 	b = append(b, ",\"future1\":"...)
-	b = strconv.AppendUint(b, uint64(m.Future1), 10)
+	b = appendUint(b, uint64(m.Future1))
 	b = append(b, ",\"future2\":"...)
-	b = strconv.AppendUint(b, uint64(m.Future2), 10)
+	b = appendUint(b, uint64(m.Future2))
 	b = append(b, ",\"berth_name\":"...)
 	b = appendJSONString(b, m.BerthName)
 	b = append(b, ",\"berth_lon\":"...)
@@ -4806,9 +5234,9 @@ func (m *DangerousCargo25) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"unit\":"...)
-	b = strconv.AppendUint(b, uint64(m.Unit), 10)
+	b = appendUint(b, uint64(m.Unit))
 	b = append(b, ",\"amount\":"...)
-	b = strconv.AppendUint(b, uint64(m.Amount), 10)
+	b = appendUint(b, uint64(m.Amount))
 	b = append(b, ",\"cargos\":["...)
 	for i := range m.Cargos {
 		e := &m.Cargos[i]
@@ -4818,9 +5246,9 @@ func (m *DangerousCargo25) AppendJSON(b []byte) []byte {
 		b = append(b, '{')
 		p := len(b)
 		b = append(b, ",\"code\":"...)
-		b = strconv.AppendUint(b, uint64(e.Code), 10)
+		b = appendUint(b, uint64(e.Code))
 		b = append(b, ",\"subtype\":"...)
-		b = strconv.AppendUint(b, uint64(e.Subtype), 10)
+		b = appendUint(b, uint64(e.Subtype))
 		b = append(b[:p], b[p+1:]...)
 		b = append(b, '}')
 	}
@@ -4834,9 +5262,9 @@ func (m *DangerousCargo25) gpsdStructured(n, typ int) bool {
 
 func (m *DangerousCargo25) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"unit\":"...)
-	b = strconv.AppendUint(b, uint64(m.Unit), 10)
+	b = appendUint(b, uint64(m.Unit))
 	b = append(b, ",\"amount\":"...)
-	b = strconv.AppendUint(b, uint64(m.Amount), 10)
+	b = appendUint(b, uint64(m.Amount))
 	b = append(b, ",\"cargos\":["...)
 	for i := range m.Cargos {
 		e := &m.Cargos[i]
@@ -4846,9 +5274,9 @@ func (m *DangerousCargo25) appendGPSD(b []byte) []byte {
 		b = append(b, '{')
 		p := len(b)
 		b = append(b, ",\"code\":"...)
-		b = strconv.AppendUint(b, uint64(e.Code), 10)
+		b = appendUint(b, uint64(e.Code))
 		b = append(b, ",\"subtype\":"...)
-		b = strconv.AppendUint(b, uint64(e.Subtype), 10)
+		b = appendUint(b, uint64(e.Subtype))
 		b = append(b[:p], b[p+1:]...)
 		b = append(b, '}')
 	}
@@ -4945,23 +5373,23 @@ func (m *Route28) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"linkage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = appendUint(b, uint64(m.Linkage))
 	b = append(b, ",\"sender\":"...)
-	b = strconv.AppendUint(b, uint64(m.Sender), 10)
+	b = appendUint(b, uint64(m.Sender))
 	b = append(b, ",\"rtype\":"...)
-	b = strconv.AppendUint(b, uint64(m.RouteType), 10)
+	b = appendUint(b, uint64(m.RouteType))
 	b = append(b, ",\"month\":"...)
-	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = appendUint(b, uint64(m.Month))
 	b = append(b, ",\"day\":"...)
-	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = appendUint(b, uint64(m.Day))
 	b = append(b, ",\"hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = appendUint(b, uint64(m.Hour))
 	b = append(b, ",\"minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = appendUint(b, uint64(m.Minute))
 	b = append(b, ",\"duration\":"...)
-	b = strconv.AppendUint(b, uint64(m.Duration), 10)
+	b = appendUint(b, uint64(m.Duration))
 	b = append(b, ",\"waycount\":"...)
-	b = strconv.AppendUint(b, uint64(m.WayCount), 10)
+	b = appendUint(b, uint64(m.WayCount))
 	b = append(b, ",\"waypoints\":["...)
 	for i := range m.Waypoints {
 		e := &m.Waypoints[i]
@@ -4971,9 +5399,17 @@ func (m *Route28) AppendJSON(b []byte) []byte {
 		b = append(b, '{')
 		p := len(b)
 		b = append(b, ",\"lon\":"...)
-		b = e.Lon().AppendJSON(b)
+		if v := int64(e.LonRaw); v == 108600000 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+		}
 		b = append(b, ",\"lat\":"...)
-		b = e.Lat().AppendJSON(b)
+		if v := int64(e.LatRaw); v == 54600000 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+		}
 		b = append(b[:p], b[p+1:]...)
 		b = append(b, '}')
 	}
@@ -4987,16 +5423,16 @@ func (m *Route28) gpsdStructured(n, typ int) bool {
 
 func (m *Route28) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"linkage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = appendUint(b, uint64(m.Linkage))
 	b = append(b, ",\"sender\":"...)
-	b = strconv.AppendUint(b, uint64(m.Sender), 10)
+	b = appendUint(b, uint64(m.Sender))
 	b = append(b, ",\"rtype\":"...)
-	b = strconv.AppendUint(b, uint64(m.RouteType), 10)
+	b = appendUint(b, uint64(m.RouteType))
 	b = append(b, ",\"rtype_text\":"...)
 	b = appendJSONString(b, routeTypeText(int(m.RouteType)))
 	b = gpsdRouteStart(b, ",\"minute\":", int64(m.Minute), m)
 	b = append(b, ",\"duration\":"...)
-	b = strconv.AppendUint(b, uint64(m.Duration), 10)
+	b = appendUint(b, uint64(m.Duration))
 	b = append(b, ",\"waypoints\":["...)
 	for i := range m.Waypoints {
 		e := &m.Waypoints[i]
@@ -5051,7 +5487,7 @@ func (m *Text30) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"linkage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = appendUint(b, uint64(m.Linkage))
 	b = append(b, ",\"text\":"...)
 	b = appendJSONString(b, m.Text)
 	return append(b, '}')
@@ -5063,7 +5499,7 @@ func (m *Text30) gpsdStructured(n, typ int) bool {
 
 func (m *Text30) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"linkage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = appendUint(b, uint64(m.Linkage))
 	b = append(b, ",\"text\":"...)
 	b = appendJSONString(b, m.Text)
 	return b
@@ -5174,9 +5610,9 @@ func (m *TidalWindow32) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"month\":"...)
-	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = appendUint(b, uint64(m.Month))
 	b = append(b, ",\"day\":"...)
-	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = appendUint(b, uint64(m.Day))
 	b = append(b, ",\"tidals\":["...)
 	for i := range m.Tidals {
 		e := &m.Tidals[i]
@@ -5186,21 +5622,37 @@ func (m *TidalWindow32) AppendJSON(b []byte) []byte {
 		b = append(b, '{')
 		p := len(b)
 		b = append(b, ",\"lon\":"...)
-		b = e.Lon().AppendJSON(b)
+		if v := int64(e.LonRaw); v == 10860000 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+		}
 		b = append(b, ",\"lat\":"...)
-		b = e.Lat().AppendJSON(b)
+		if v := int64(e.LatRaw); v == 5460000 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+		}
 		b = append(b, ",\"from_hour\":"...)
-		b = strconv.AppendUint(b, uint64(e.FromHour), 10)
+		b = appendUint(b, uint64(e.FromHour))
 		b = append(b, ",\"from_min\":"...)
-		b = strconv.AppendUint(b, uint64(e.FromMin), 10)
+		b = appendUint(b, uint64(e.FromMin))
 		b = append(b, ",\"to_hour\":"...)
-		b = strconv.AppendUint(b, uint64(e.ToHour), 10)
+		b = appendUint(b, uint64(e.ToHour))
 		b = append(b, ",\"to_min\":"...)
-		b = strconv.AppendUint(b, uint64(e.ToMin), 10)
+		b = appendUint(b, uint64(e.ToMin))
 		b = append(b, ",\"cdir\":"...)
-		b = e.CurrentDir().AppendJSON(b)
+		if v := int64(e.CurrentDirRaw); v == 360 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, v-(0), 0)
+		}
 		b = append(b, ",\"cspeed\":"...)
-		b = e.CurrentSpeed().AppendJSON(b)
+		if v := int64(e.CurrentSpeedRaw); v == 255 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, v-(0), 1)
+		}
 		b = append(b[:p], b[p+1:]...)
 		b = append(b, '}')
 	}
@@ -5214,9 +5666,9 @@ func (m *TidalWindow32) gpsdStructured(n, typ int) bool {
 
 func (m *TidalWindow32) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"month\":"...)
-	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = appendUint(b, uint64(m.Month))
 	b = append(b, ",\"day\":"...)
-	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = appendUint(b, uint64(m.Day))
 	b = append(b, ",\"tidals\":["...)
 	for i := range m.Tidals {
 		e := &m.Tidals[i]
@@ -5230,15 +5682,15 @@ func (m *TidalWindow32) appendGPSD(b []byte) []byte {
 		b = append(b, ",\"lat\":"...)
 		b = strconv.AppendFloat(b, (float64(e.LatRaw)-0)/60000, 'f', 4, 64)
 		b = append(b, ",\"from_hour\":"...)
-		b = strconv.AppendUint(b, uint64(e.FromHour), 10)
+		b = appendUint(b, uint64(e.FromHour))
 		b = append(b, ",\"from_min\":"...)
-		b = strconv.AppendUint(b, uint64(e.FromMin), 10)
+		b = appendUint(b, uint64(e.FromMin))
 		b = append(b, ",\"to_hour\":"...)
-		b = strconv.AppendUint(b, uint64(e.ToHour), 10)
+		b = appendUint(b, uint64(e.ToHour))
 		b = append(b, ",\"to_min\":"...)
-		b = strconv.AppendUint(b, uint64(e.ToMin), 10)
+		b = appendUint(b, uint64(e.ToMin))
 		b = append(b, ",\"cdir\":"...)
-		b = strconv.AppendUint(b, uint64(e.CurrentDirRaw), 10)
+		b = appendUint(b, uint64(e.CurrentDirRaw))
 		b = append(b, ",\"cspeed\":"...)
 		b = strconv.AppendFloat(b, (float64(e.CurrentSpeedRaw)-0)/10, 'f', 1, 64)
 		b = append(b[:p], b[p+1:]...)
@@ -5312,25 +5764,25 @@ func (m *FairwayClosed13) AppendJSON(b []byte) []byte {
 	b = append(b, ",\"closeto\":"...)
 	b = appendJSONString(b, m.CloseTo)
 	b = append(b, ",\"radius\":"...)
-	b = strconv.AppendUint(b, uint64(m.Radius), 10)
+	b = appendUint(b, uint64(m.Radius))
 	b = append(b, ",\"extunit\":"...)
-	b = strconv.AppendUint(b, uint64(m.ExtUnit), 10)
+	b = appendUint(b, uint64(m.ExtUnit))
 	b = append(b, ",\"from_day\":"...)
-	b = strconv.AppendUint(b, uint64(m.FromDay), 10)
+	b = appendUint(b, uint64(m.FromDay))
 	b = append(b, ",\"from_month\":"...)
-	b = strconv.AppendUint(b, uint64(m.FromMonth), 10)
+	b = appendUint(b, uint64(m.FromMonth))
 	b = append(b, ",\"from_hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.FromHour), 10)
+	b = appendUint(b, uint64(m.FromHour))
 	b = append(b, ",\"from_minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.FromMinute), 10)
+	b = appendUint(b, uint64(m.FromMinute))
 	b = append(b, ",\"to_day\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToDay), 10)
+	b = appendUint(b, uint64(m.ToDay))
 	b = append(b, ",\"to_month\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToMonth), 10)
+	b = appendUint(b, uint64(m.ToMonth))
 	b = append(b, ",\"to_hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToHour), 10)
+	b = appendUint(b, uint64(m.ToHour))
 	b = append(b, ",\"to_minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.ToMinute), 10)
+	b = appendUint(b, uint64(m.ToMinute))
 	return append(b, '}')
 }
 
@@ -5346,9 +5798,9 @@ func (m *FairwayClosed13) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"closeto\":"...)
 	b = appendJSONString(b, m.CloseTo)
 	b = append(b, ",\"radius\":"...)
-	b = strconv.AppendUint(b, uint64(m.Radius), 10)
+	b = appendUint(b, uint64(m.Radius))
 	b = append(b, ",\"extunit\":"...)
-	b = strconv.AppendUint(b, uint64(m.ExtUnit), 10)
+	b = appendUint(b, uint64(m.ExtUnit))
 	b = gpsdFrom13(b, ",\"from_minute\":", int64(m.FromMinute), m)
 	b = gpsdTo13(b, ",\"to_minute\":", int64(m.ToMinute), m)
 	return b
@@ -5471,25 +5923,41 @@ func (m *Targets17) AppendJSON(b []byte) []byte {
 		b = append(b, '{')
 		p := len(b)
 		b = append(b, ",\"idtype\":"...)
-		b = strconv.AppendUint(b, uint64(e.IDType), 10)
+		b = appendUint(b, uint64(e.IDType))
 		if e.IDType < 2 {
 			b = append(b, ",\"id\":"...)
-			b = strconv.AppendUint(b, uint64(e.ID), 10)
+			b = appendUint(b, uint64(e.ID))
 		}
 		if e.IDType >= 2 {
 			b = append(b, ",\"name\":"...)
 			b = appendJSONString(b, e.Name)
 		}
 		b = append(b, ",\"lat\":"...)
-		b = e.Lat().AppendJSON(b)
+		if v := int64(e.LatRaw); v == 5460000 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+		}
 		b = append(b, ",\"lon\":"...)
-		b = e.Lon().AppendJSON(b)
+		if v := int64(e.LonRaw); v == 10860000 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+		}
 		b = append(b, ",\"cog\":"...)
-		b = e.COG().AppendJSON(b)
+		if v := int64(e.COGRaw); v == 360 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, v-(0), 0)
+		}
 		b = append(b, ",\"second\":"...)
-		b = strconv.AppendUint(b, uint64(e.Second), 10)
+		b = appendUint(b, uint64(e.Second))
 		b = append(b, ",\"sog\":"...)
-		b = e.SOG().AppendJSON(b)
+		if v := int64(e.SOGRaw); v == 1023 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, v-(0), 0)
+		}
 		b = append(b[:p], b[p+1:]...)
 		b = append(b, '}')
 	}
@@ -5511,7 +5979,7 @@ func (m *Targets17) appendGPSD(b []byte) []byte {
 		b = append(b, '{')
 		p := len(b)
 		b = append(b, ",\"idtype\":"...)
-		b = strconv.AppendUint(b, uint64(e.IDType), 10)
+		b = appendUint(b, uint64(e.IDType))
 		b = append(b, ",\"idtype_text\":"...)
 		b = appendJSONString(b, idTypeText(int(e.IDType)))
 		b = gpsdTargetID(b, ",\"id\":", int64(e.ID), e)
@@ -5520,11 +5988,11 @@ func (m *Targets17) appendGPSD(b []byte) []byte {
 		b = append(b, ",\"lon\":"...)
 		b = strconv.AppendFloat(b, (float64(e.LonRaw)-0)/60000, 'f', 4, 64)
 		b = append(b, ",\"course\":"...)
-		b = strconv.AppendUint(b, uint64(e.COGRaw), 10)
+		b = appendUint(b, uint64(e.COGRaw))
 		b = append(b, ",\"second\":"...)
-		b = strconv.AppendUint(b, uint64(e.Second), 10)
+		b = appendUint(b, uint64(e.Second))
 		b = append(b, ",\"speed\":"...)
-		b = strconv.AppendUint(b, uint64(e.SOGRaw), 10)
+		b = appendUint(b, uint64(e.SOGRaw))
 		b = append(b[:p], b[p+1:]...)
 		b = append(b, '}')
 	}
@@ -5603,23 +6071,31 @@ func (m *TrafficSignal19) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"linkage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = appendUint(b, uint64(m.Linkage))
 	b = append(b, ",\"station\":"...)
 	b = appendJSONString(b, m.Station)
 	b = append(b, ",\"lon\":"...)
-	b = m.Lon().AppendJSON(b)
+	if v := int64(m.LonRaw); v == 10860000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+	}
 	b = append(b, ",\"lat\":"...)
-	b = m.Lat().AppendJSON(b)
+	if v := int64(m.LatRaw); v == 5460000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*1000000, 60000), 6)
+	}
 	b = append(b, ",\"status\":"...)
-	b = strconv.AppendUint(b, uint64(m.Status), 10)
+	b = appendUint(b, uint64(m.Status))
 	b = append(b, ",\"signal\":"...)
-	b = strconv.AppendUint(b, uint64(m.Signal), 10)
+	b = appendUint(b, uint64(m.Signal))
 	b = append(b, ",\"hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = appendUint(b, uint64(m.Hour))
 	b = append(b, ",\"minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = appendUint(b, uint64(m.Minute))
 	b = append(b, ",\"nextsignal\":"...)
-	b = strconv.AppendUint(b, uint64(m.NextSignal), 10)
+	b = appendUint(b, uint64(m.NextSignal))
 	return append(b, '}')
 }
 
@@ -5629,7 +6105,7 @@ func (m *TrafficSignal19) gpsdStructured(n, typ int) bool {
 
 func (m *TrafficSignal19) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"linkage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = appendUint(b, uint64(m.Linkage))
 	b = append(b, ",\"station\":"...)
 	b = appendJSONString(b, m.Station)
 	b = append(b, ",\"lon\":"...)
@@ -5637,17 +6113,17 @@ func (m *TrafficSignal19) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"lat\":"...)
 	b = strconv.AppendFloat(b, (float64(m.LatRaw)-0)/60000, 'f', 6, 64)
 	b = append(b, ",\"status\":"...)
-	b = strconv.AppendUint(b, uint64(m.Status), 10)
+	b = appendUint(b, uint64(m.Status))
 	b = append(b, ",\"signal\":"...)
-	b = strconv.AppendUint(b, uint64(m.Signal), 10)
+	b = appendUint(b, uint64(m.Signal))
 	b = append(b, ",\"signal_text\":"...)
 	b = appendJSONString(b, signalText(int(m.Signal)))
 	b = append(b, ",\"hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = appendUint(b, uint64(m.Hour))
 	b = append(b, ",\"minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = appendUint(b, uint64(m.Minute))
 	b = append(b, ",\"nextsignal\":"...)
-	b = strconv.AppendUint(b, uint64(m.NextSignal), 10)
+	b = appendUint(b, uint64(m.NextSignal))
 	b = append(b, ",\"nextsignal_text\":"...)
 	b = appendJSONString(b, signalText(int(m.NextSignal)))
 	return b
@@ -5742,23 +6218,23 @@ func (m *Route27) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"linkage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = appendUint(b, uint64(m.Linkage))
 	b = append(b, ",\"sender\":"...)
-	b = strconv.AppendUint(b, uint64(m.Sender), 10)
+	b = appendUint(b, uint64(m.Sender))
 	b = append(b, ",\"rtype\":"...)
-	b = strconv.AppendUint(b, uint64(m.RouteType), 10)
+	b = appendUint(b, uint64(m.RouteType))
 	b = append(b, ",\"month\":"...)
-	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = appendUint(b, uint64(m.Month))
 	b = append(b, ",\"day\":"...)
-	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = appendUint(b, uint64(m.Day))
 	b = append(b, ",\"hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = appendUint(b, uint64(m.Hour))
 	b = append(b, ",\"minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = appendUint(b, uint64(m.Minute))
 	b = append(b, ",\"duration\":"...)
-	b = strconv.AppendUint(b, uint64(m.Duration), 10)
+	b = appendUint(b, uint64(m.Duration))
 	b = append(b, ",\"waycount\":"...)
-	b = strconv.AppendUint(b, uint64(m.WayCount), 10)
+	b = appendUint(b, uint64(m.WayCount))
 	b = append(b, ",\"waypoints\":["...)
 	for i := range m.Waypoints {
 		e := &m.Waypoints[i]
@@ -5768,9 +6244,17 @@ func (m *Route27) AppendJSON(b []byte) []byte {
 		b = append(b, '{')
 		p := len(b)
 		b = append(b, ",\"lon\":"...)
-		b = e.Lon().AppendJSON(b)
+		if v := int64(e.LonRaw); v == 108600000 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+		}
 		b = append(b, ",\"lat\":"...)
-		b = e.Lat().AppendJSON(b)
+		if v := int64(e.LatRaw); v == 54600000 {
+			b = append(b, "null"...)
+		} else {
+			b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+		}
 		b = append(b[:p], b[p+1:]...)
 		b = append(b, '}')
 	}
@@ -5784,16 +6268,16 @@ func (m *Route27) gpsdStructured(n, typ int) bool {
 
 func (m *Route27) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"linkage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = appendUint(b, uint64(m.Linkage))
 	b = append(b, ",\"sender\":"...)
-	b = strconv.AppendUint(b, uint64(m.Sender), 10)
+	b = appendUint(b, uint64(m.Sender))
 	b = append(b, ",\"rtype\":"...)
-	b = strconv.AppendUint(b, uint64(m.RouteType), 10)
+	b = appendUint(b, uint64(m.RouteType))
 	b = append(b, ",\"rtype_text\":"...)
 	b = appendJSONString(b, routeTypeText(int(m.RouteType)))
 	b = gpsdRouteStart(b, ",\"minute\":", int64(m.Minute), m)
 	b = append(b, ",\"duration\":"...)
-	b = strconv.AppendUint(b, uint64(m.Duration), 10)
+	b = appendUint(b, uint64(m.Duration))
 	b = append(b, ",\"waypoints\":["...)
 	for i := range m.Waypoints {
 		e := &m.Waypoints[i]
@@ -5848,7 +6332,7 @@ func (m *Text29) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"linkage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = appendUint(b, uint64(m.Linkage))
 	b = append(b, ",\"text\":"...)
 	b = appendJSONString(b, m.Text)
 	return append(b, '}')
@@ -5860,7 +6344,7 @@ func (m *Text29) gpsdStructured(n, typ int) bool {
 
 func (m *Text29) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"linkage\":"...)
-	b = strconv.AppendUint(b, uint64(m.Linkage), 10)
+	b = appendUint(b, uint64(m.Linkage))
 	b = append(b, ",\"text\":"...)
 	b = appendJSONString(b, m.Text)
 	return b
@@ -5930,17 +6414,17 @@ func (m *LockETA21) AppendJSON(b []byte) []byte {
 	b = append(b, ",\"hectometre\":"...)
 	b = appendJSONString(b, m.Hectometre)
 	b = append(b, ",\"month\":"...)
-	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = appendUint(b, uint64(m.Month))
 	b = append(b, ",\"day\":"...)
-	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = appendUint(b, uint64(m.Day))
 	b = append(b, ",\"hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = appendUint(b, uint64(m.Hour))
 	b = append(b, ",\"minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = appendUint(b, uint64(m.Minute))
 	b = append(b, ",\"tugs\":"...)
-	b = strconv.AppendUint(b, uint64(m.Tugs), 10)
+	b = appendUint(b, uint64(m.Tugs))
 	b = append(b, ",\"airdraught\":"...)
-	b = strconv.AppendUint(b, uint64(m.AirDraught), 10)
+	b = appendUint(b, uint64(m.AirDraught))
 	return append(b, '}')
 }
 
@@ -5961,9 +6445,9 @@ func (m *LockETA21) appendGPSD(b []byte) []byte {
 	b = appendJSONString(b, m.Hectometre)
 	b = gpsdInlandETA(b, ",\"minute\":", int64(m.Minute), m)
 	b = append(b, ",\"tugs\":"...)
-	b = strconv.AppendUint(b, uint64(m.Tugs), 10)
+	b = appendUint(b, uint64(m.Tugs))
 	b = append(b, ",\"airdraught\":"...)
-	b = strconv.AppendUint(b, uint64(m.AirDraught), 10)
+	b = appendUint(b, uint64(m.AirDraught))
 	return b
 }
 
@@ -6033,15 +6517,15 @@ func (m *LockRTA22) AppendJSON(b []byte) []byte {
 	b = append(b, ",\"hectometre\":"...)
 	b = appendJSONString(b, m.Hectometre)
 	b = append(b, ",\"month\":"...)
-	b = strconv.AppendUint(b, uint64(m.Month), 10)
+	b = appendUint(b, uint64(m.Month))
 	b = append(b, ",\"day\":"...)
-	b = strconv.AppendUint(b, uint64(m.Day), 10)
+	b = appendUint(b, uint64(m.Day))
 	b = append(b, ",\"hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.Hour), 10)
+	b = appendUint(b, uint64(m.Hour))
 	b = append(b, ",\"minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.Minute), 10)
+	b = appendUint(b, uint64(m.Minute))
 	b = append(b, ",\"status\":"...)
-	b = strconv.AppendUint(b, uint64(m.Status), 10)
+	b = appendUint(b, uint64(m.Status))
 	return append(b, '}')
 }
 
@@ -6062,7 +6546,7 @@ func (m *LockRTA22) appendGPSD(b []byte) []byte {
 	b = appendJSONString(b, m.Hectometre)
 	b = gpsdInlandETA(b, ",\"minute\":", int64(m.Minute), m)
 	b = append(b, ",\"status\":"...)
-	b = strconv.AppendUint(b, uint64(m.Status), 10)
+	b = appendUint(b, uint64(m.Status))
 	b = append(b, ",\"status_text\":"...)
 	b = appendJSONString(b, rtaStatusText(int(m.Status)))
 	return b
@@ -6110,11 +6594,11 @@ func (m *PersonsInland55) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"crew\":"...)
-	b = strconv.AppendUint(b, uint64(m.Crew), 10)
+	b = appendUint(b, uint64(m.Crew))
 	b = append(b, ",\"passengers\":"...)
-	b = strconv.AppendUint(b, uint64(m.Passengers), 10)
+	b = appendUint(b, uint64(m.Passengers))
 	b = append(b, ",\"personnel\":"...)
-	b = strconv.AppendUint(b, uint64(m.Personnel), 10)
+	b = appendUint(b, uint64(m.Personnel))
 	return append(b, '}')
 }
 
@@ -6124,11 +6608,11 @@ func (m *PersonsInland55) gpsdStructured(n, typ int) bool {
 
 func (m *PersonsInland55) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"crew\":"...)
-	b = strconv.AppendUint(b, uint64(m.Crew), 10)
+	b = appendUint(b, uint64(m.Crew))
 	b = append(b, ",\"passengers\":"...)
-	b = strconv.AppendUint(b, uint64(m.Passengers), 10)
+	b = appendUint(b, uint64(m.Passengers))
 	b = append(b, ",\"personnel\":"...)
-	b = strconv.AppendUint(b, uint64(m.Personnel), 10)
+	b = appendUint(b, uint64(m.Personnel))
 	return b
 }
 
@@ -6237,43 +6721,59 @@ func (m *EMMAWarning23) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"start_year\":"...)
-	b = strconv.AppendUint(b, uint64(m.StartYear), 10)
+	b = appendUint(b, uint64(m.StartYear))
 	b = append(b, ",\"start_month\":"...)
-	b = strconv.AppendUint(b, uint64(m.StartMonth), 10)
+	b = appendUint(b, uint64(m.StartMonth))
 	b = append(b, ",\"start_day\":"...)
-	b = strconv.AppendUint(b, uint64(m.StartDay), 10)
+	b = appendUint(b, uint64(m.StartDay))
 	b = append(b, ",\"end_year\":"...)
-	b = strconv.AppendUint(b, uint64(m.EndYear), 10)
+	b = appendUint(b, uint64(m.EndYear))
 	b = append(b, ",\"end_month\":"...)
-	b = strconv.AppendUint(b, uint64(m.EndMonth), 10)
+	b = appendUint(b, uint64(m.EndMonth))
 	b = append(b, ",\"end_day\":"...)
-	b = strconv.AppendUint(b, uint64(m.EndDay), 10)
+	b = appendUint(b, uint64(m.EndDay))
 	b = append(b, ",\"start_hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.StartHour), 10)
+	b = appendUint(b, uint64(m.StartHour))
 	b = append(b, ",\"start_minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.StartMinute), 10)
+	b = appendUint(b, uint64(m.StartMinute))
 	b = append(b, ",\"end_hour\":"...)
-	b = strconv.AppendUint(b, uint64(m.EndHour), 10)
+	b = appendUint(b, uint64(m.EndHour))
 	b = append(b, ",\"end_minute\":"...)
-	b = strconv.AppendUint(b, uint64(m.EndMinute), 10)
+	b = appendUint(b, uint64(m.EndMinute))
 	b = append(b, ",\"start_lon\":"...)
-	b = m.StartLon().AppendJSON(b)
+	if v := int64(m.StartLonRaw); v == 108600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"start_lat\":"...)
-	b = m.StartLat().AppendJSON(b)
+	if v := int64(m.StartLatRaw); v == 54600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"end_lon\":"...)
-	b = m.EndLon().AppendJSON(b)
+	if v := int64(m.EndLonRaw); v == 108600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"end_lat\":"...)
-	b = m.EndLat().AppendJSON(b)
+	if v := int64(m.EndLatRaw); v == 54600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"emma_type\":"...)
-	b = strconv.AppendUint(b, uint64(m.Kind), 10)
+	b = appendUint(b, uint64(m.Kind))
 	b = append(b, ",\"min\":"...)
 	b = strconv.AppendInt(b, int64(m.Min), 10)
 	b = append(b, ",\"max\":"...)
 	b = strconv.AppendInt(b, int64(m.Max), 10)
 	b = append(b, ",\"intensity\":"...)
-	b = strconv.AppendUint(b, uint64(m.Intensity), 10)
+	b = appendUint(b, uint64(m.Intensity))
 	b = append(b, ",\"wind\":"...)
-	b = strconv.AppendUint(b, uint64(m.Wind), 10)
+	b = appendUint(b, uint64(m.Wind))
 	return append(b, '}')
 }
 
@@ -6292,7 +6792,7 @@ func (m *EMMAWarning23) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"end_lat\":"...)
 	b = strconv.AppendFloat(b, (float64(m.EndLatRaw)-0)/600000, 'f', 6, 64)
 	b = append(b, ",\"type\":"...)
-	b = strconv.AppendUint(b, uint64(m.Kind), 10)
+	b = appendUint(b, uint64(m.Kind))
 	b = append(b, ",\"type_text\":"...)
 	b = appendJSONString(b, emmaTypeText(int(m.Kind)))
 	b = append(b, ",\"min\":"...)
@@ -6300,11 +6800,11 @@ func (m *EMMAWarning23) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"max\":"...)
 	b = strconv.AppendInt(b, int64(m.Max), 10)
 	b = append(b, ",\"class\":"...)
-	b = strconv.AppendUint(b, uint64(m.Intensity), 10)
+	b = appendUint(b, uint64(m.Intensity))
 	b = append(b, ",\"class_text\":"...)
 	b = appendJSONString(b, emmaClassText(int(m.Intensity)))
 	b = append(b, ",\"wind\":"...)
-	b = strconv.AppendUint(b, uint64(m.Wind), 10)
+	b = appendUint(b, uint64(m.Wind))
 	b = append(b, ",\"wind_text\":"...)
 	b = appendJSONString(b, emmaWindText(int(m.Wind)))
 	return b
@@ -6374,7 +6874,7 @@ func (m *WaterLevels24) AppendJSON(b []byte) []byte {
 		b = append(b, '{')
 		p := len(b)
 		b = append(b, ",\"id\":"...)
-		b = strconv.AppendUint(b, uint64(e.ID), 10)
+		b = appendUint(b, uint64(e.ID))
 		b = append(b, ",\"level\":"...)
 		b = strconv.AppendInt(b, int64(e.Level), 10)
 		b = append(b[:p], b[p+1:]...)
@@ -6400,7 +6900,7 @@ func (m *WaterLevels24) appendGPSD(b []byte) []byte {
 		b = append(b, '{')
 		p := len(b)
 		b = append(b, ",\"id\":"...)
-		b = strconv.AppendUint(b, uint64(e.ID), 10)
+		b = appendUint(b, uint64(e.ID))
 		b = append(b, ",\"level\":"...)
 		b = strconv.AppendInt(b, int64(e.Level), 10)
 		b = append(b[:p], b[p+1:]...)
@@ -6473,17 +6973,25 @@ func (m *SignalStatus40) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"lon\":"...)
-	b = m.Lon().AppendJSON(b)
+	if v := int64(m.LonRaw); v == 108600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"lat\":"...)
-	b = m.Lat().AppendJSON(b)
+	if v := int64(m.LatRaw); v == 54600000 {
+		b = append(b, "null"...)
+	} else {
+		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
+	}
 	b = append(b, ",\"form\":"...)
-	b = strconv.AppendUint(b, uint64(m.Form), 10)
+	b = appendUint(b, uint64(m.Form))
 	b = append(b, ",\"facing\":"...)
-	b = strconv.AppendUint(b, uint64(m.Facing), 10)
+	b = appendUint(b, uint64(m.Facing))
 	b = append(b, ",\"direction\":"...)
-	b = strconv.AppendUint(b, uint64(m.Direction), 10)
+	b = appendUint(b, uint64(m.Direction))
 	b = append(b, ",\"status\":"...)
-	b = strconv.AppendUint(b, uint64(m.Status), 10)
+	b = appendUint(b, uint64(m.Status))
 	return append(b, '}')
 }
 
@@ -6497,15 +7005,15 @@ func (m *SignalStatus40) appendGPSD(b []byte) []byte {
 	b = append(b, ",\"lat\":"...)
 	b = strconv.AppendFloat(b, (float64(m.LatRaw)-0)/600000, 'f', 6, 64)
 	b = append(b, ",\"form\":"...)
-	b = strconv.AppendUint(b, uint64(m.Form), 10)
+	b = appendUint(b, uint64(m.Form))
 	b = append(b, ",\"facing\":"...)
-	b = strconv.AppendUint(b, uint64(m.Facing), 10)
+	b = appendUint(b, uint64(m.Facing))
 	b = append(b, ",\"direction\":"...)
-	b = strconv.AppendUint(b, uint64(m.Direction), 10)
+	b = appendUint(b, uint64(m.Direction))
 	b = append(b, ",\"direction_text\":"...)
 	b = appendJSONString(b, directionText(int(m.Direction)))
 	b = append(b, ",\"status\":"...)
-	b = strconv.AppendUint(b, uint64(m.Status), 10)
+	b = appendUint(b, uint64(m.Status))
 	b = append(b, ",\"status_text\":"...)
 	b = appendJSONString(b, signalStatusText(int(m.Status)))
 	return b

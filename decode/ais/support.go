@@ -36,9 +36,9 @@ func readHeader(r *Reader) Header {
 
 func (h *Header) appendJSON(b []byte) []byte {
 	b = append(b, `{"type":`...)
-	b = strconv.AppendUint(b, uint64(h.MsgType), 10)
+	b = appendUint(b, uint64(h.MsgType))
 	b = append(b, `,"repeat":`...)
-	b = strconv.AppendUint(b, uint64(h.Repeat), 10)
+	b = appendUint(b, uint64(h.Repeat))
 	b = append(b, `,"mmsi":`...)
 	b = strconv.AppendUint(b, uint64(h.Source), 10)
 	return b
@@ -46,9 +46,9 @@ func (h *Header) appendJSON(b []byte) []byte {
 
 func (h *Header) appendGPSD(b []byte) []byte {
 	b = append(b, `{"class":"AIS","device":"stdin","type":`...)
-	b = strconv.AppendUint(b, uint64(h.MsgType), 10)
+	b = appendUint(b, uint64(h.MsgType))
 	b = append(b, `,"repeat":`...)
-	b = strconv.AppendUint(b, uint64(h.Repeat), 10)
+	b = appendUint(b, uint64(h.Repeat))
 	b = append(b, `,"mmsi":`...)
 	b = strconv.AppendUint(b, uint64(h.Source), 10)
 	return append(b, `,"scaled":true`...)
@@ -283,4 +283,68 @@ func (r *Reader) optSkip(n int) {
 	if r.err == nil {
 		r.pos += n
 	}
+}
+
+// roundDiv returns n/d rounded half away from zero (inlined, so that a
+// constant d becomes a multiplication).
+func roundDiv(n, d int64) int64 {
+	if n >= 0 {
+		return (n + d/2) / d
+	}
+	return -((-n + d/2) / d)
+}
+
+// appendDec appends q/10^dec without trailing zeros: Keelson's JSON of a
+// scaled field (q from roundDiv), exact for decimal scales (0.1 kn, 0.1°)
+// and to about a centimetre for positions.
+func appendDec(b []byte, q int64, dec int) []byte {
+	if dec == 0 {
+		return strconv.AppendInt(b, q, 10)
+	}
+	if q < 0 {
+		b = append(b, '-')
+		q = -q
+	}
+	var t [24]byte
+	d := strconv.AppendUint(t[:0], uint64(q), 10)
+	if len(d) <= dec { // 0.00ddd
+		b = append(b, '0')
+		k := len(d)
+		for k > 0 && d[k-1] == '0' {
+			k--
+		}
+		if k == 0 {
+			return b
+		}
+		b = append(b, '.')
+		for i := len(d); i < dec; i++ {
+			b = append(b, '0')
+		}
+		return append(b, d[:k]...)
+	}
+	ip := len(d) - dec
+	b = append(b, d[:ip]...)
+	k := len(d)
+	for k > ip && d[k-1] == '0' {
+		k--
+	}
+	if k > ip {
+		b = append(b, '.')
+		b = append(b, d[ip:k]...)
+	}
+	return b
+}
+
+const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+// appendUint appends v in decimal, with a fast path for the small values
+// that most AIS fields hold.
+func appendUint(b []byte, v uint64) []byte {
+	switch {
+	case v < 10:
+		return append(b, byte('0'+v))
+	case v < 100:
+		return append(b, digits2[2*v], digits2[2*v+1])
+	}
+	return strconv.AppendUint(b, v, 10)
 }

@@ -408,7 +408,7 @@ func (g *gen) decodeFn(m Msg, isApp bool) {
 				}
 				g.p("b = append(b, %q...)", `,"`+e.J+`":`)
 				if e.Scaled {
-					g.p("b = e.%s().AppendJSON(b)", e.Name)
+					g.appendScaledJSON(e, "e")
 				} else {
 					g.p("%s", appendValue(e, "e."+goName(e)))
 				}
@@ -424,7 +424,7 @@ func (g *gen) decodeFn(m Msg, isApp bool) {
 			g.p("b = appendJSONData(b, %q, m.%s, m.%sBits)", sep+`"`+f.J+`_bits":`, f.Name, f.Name)
 		case f.Scaled:
 			g.p("b = append(b, %q...)", sep+`"`+f.J+`":`)
-			g.p("b = m.%s().AppendJSON(b)", f.Name)
+			g.appendScaledJSON(f, "m")
 		default:
 			g.p("b = append(b, %q...)", sep+`"`+f.J+`":`)
 			g.p("%s", appendValue(f, "m."+goName(f)))
@@ -552,6 +552,59 @@ func (g *gen) decodeFn(m Msg, isApp bool) {
 	g.p("")
 }
 
+// appendScaledJSON writes a scaled field for Keelson's JSON: null when not
+// available, else the value with a fixed number of decimals (integer
+// arithmetic), or the accessor's value for custom conversions.
+func (g *gen) appendScaledJSON(f F, recv string) {
+	if f.Conv != "" || f.Div != float64(int64(f.Div)) || f.Off != float64(int64(f.Off)) {
+		g.p("b = %s.%s().AppendJSON(b)", recv, f.Name)
+		return
+	}
+	div := int64(f.Div)
+	dec := 0
+	switch {
+	case isPow10(div):
+		for d := div; d > 1; d /= 10 {
+			dec++
+		}
+	case 100%div == 0:
+		dec = 2
+	default:
+		dec = len(fmt.Sprint(div)) + 1
+	}
+	g.p("if v := int64(%s.%s); %s {", recv, goName(f), naCond("v", f.NA))
+	g.p("b = append(b, \"null\"...)")
+	g.p("} else {")
+	p := int64(1)
+	for i := 0; i < dec; i++ {
+		p *= 10
+	}
+	if p == div {
+		g.p("b = appendDec(b, v-(%d), %d)", int64(f.Off), dec)
+	} else {
+		g.p("b = appendDec(b, roundDiv((v-(%d))*%d, %d), %d)", int64(f.Off), p, div, dec)
+	}
+	g.p("}")
+}
+
+func isPow10(v int64) bool {
+	for v > 1 && v%10 == 0 {
+		v /= 10
+	}
+	return v == 1
+}
+
+func naCond(v string, na []int64) string {
+	if len(na) == 0 {
+		return "false"
+	}
+	var parts []string
+	for _, x := range na {
+		parts = append(parts, fmt.Sprintf("%s == %d", v, x))
+	}
+	return strings.Join(parts, " || ")
+}
+
 func typesCond(v string, ts []int) string {
 	var parts []string
 	for _, t := range ts {
@@ -574,7 +627,7 @@ func ints(ts []int) string {
 func appendValue(f F, v string) string {
 	switch f.K {
 	case KU:
-		return fmt.Sprintf("b = strconv.AppendUint(b, uint64(%s), 10)", v)
+		return fmt.Sprintf("b = appendUint(b, uint64(%s))", v)
 	case KI:
 		return fmt.Sprintf("b = strconv.AppendInt(b, int64(%s), 10)", v)
 	case KB:
