@@ -312,8 +312,7 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 	}
 	// Fast path for UTC, the times of events: the same bytes as
 	// AppendFormat(RFC3339Nano).
-	year, month, day := t.Date()
-	hour, min, sec := t.Clock()
+	year, month, day, hour, min, sec := civil(t.Unix())
 	if year < 0 || year > 9999 {
 		b = t.AppendFormat(b, time.RFC3339Nano)
 		return append(b, '"')
@@ -336,6 +335,39 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 		b = append(b, d[:n]...)
 	}
 	return append(b, 'Z', '"')
+}
+
+// civil splits UNIX seconds into the UTC calendar date and clock
+// (H. Hinnant's days-to-civil algorithm; cheaper than time.Time's Date and
+// Clock, which each redo the split).
+func civil(unix int64) (year, month, day, hour, min, sec int) {
+	days := unix / 86400
+	rem := unix - days*86400
+	if rem < 0 {
+		rem += 86400
+		days--
+	}
+	hour, min, sec = int(rem/3600), int(rem%3600/60), int(rem%60)
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day = int(doy - (153*mp+2)/5 + 1)
+	if mp < 10 {
+		month = int(mp + 3)
+	} else {
+		month = int(mp - 9)
+	}
+	if month <= 2 {
+		y++
+	}
+	return int(y), month, day, hour, min, sec
 }
 
 // appendFloatFast appends v as strconv.AppendFloat(b, v, 'f', -1, 64)

@@ -349,3 +349,25 @@ func FuzzFloatFormat(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendJSONTime(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range 1000000 {
+		var tm time.Time
+		switch i % 3 {
+		case 0:
+			tm = time.Unix(r.Int64N(253402300800+62135596800)-62135596800, r.Int64N(1e9)).UTC() // years 1-9999
+		case 1:
+			tm = time.Unix(r.Int64N(4e9), 0).UTC()
+		default:
+			tm = time.Unix(r.Int64N(86400*3)-86400*2, r.Int64N(1e9)).UTC() // around 1970
+		}
+		want, err := json.Marshal(tm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJSONTime(nil, tm); string(got) != string(want) {
+			t.Fatalf("%v: got %s want %s", tm, got, want)
+		}
+	}
+}
