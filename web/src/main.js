@@ -12,7 +12,9 @@ import "leaflet/dist/leaflet.css";
 import "./style.css";
 
 const REFRESH_MS = 5000; // live refresh period
-const REPLAY_WINDOW_MIN = 15; // a replayed frame shows each vessel's last position within this
+const REPLAY_WINDOW_MIN = 5; // a replayed frame shows each vessel's last position within this
+const REPLAY_PAGE = 10000; // positions per request of a replayed frame
+const REPLAY_MAX_PAGES = 6; // at most this many requests per frame
 const LIMIT = 5000; // vessels or positions per request
 
 // ---- API key ---------------------------------------------------------------
@@ -346,9 +348,18 @@ async function refresh() {
       list = vesselsOf(await apiJSON("v1/vessels", { bbox: viewBBox(), format: "geojson", limit: LIMIT }));
     } else {
       const to = replayAt, from = new Date(to.getTime() - REPLAY_WINDOW_MIN * 60000);
-      const pos = vesselsOf(await apiJSON("v1/positions", {
-        bbox: viewBBox(), from: from.toISOString(), to: to.toISOString(), format: "geojson", limit: LIMIT,
-      }));
+      // Every position of the window, page by page (bounded), then the last
+      // one of each vessel.
+      const pos = [];
+      let cursor = "";
+      for (let page = 0; page < REPLAY_MAX_PAGES; page++) {
+        const fc = await apiJSON("v1/positions", {
+          bbox: viewBBox(), from: from.toISOString(), to: to.toISOString(), format: "geojson", limit: REPLAY_PAGE, cursor,
+        });
+        pos.push(...vesselsOf(fc));
+        cursor = fc.next_cursor;
+        if (!cursor || seq !== loadSeq) break;
+      }
       const last = new Map();
       for (const p of pos) {
         const q = last.get(p.mmsi);
