@@ -326,9 +326,12 @@ func (c *Config) Transport() (*kafka.Transport, error) {
 }
 
 // WriterOptions tune a writer. The zero value suits the collector: batches
-// of up to 10,000 messages or 1 MiB, sent at once (1 ms linger), zstd.
+// of up to 1,000 messages or 1 MiB per partition, sent at once (1 ms
+// linger), zstd.
 type WriterOptions struct {
-	// BatchSize is the most messages per partition batch. Zero: 10000.
+	// BatchSize is the most messages per partition batch. Zero: 1000.
+	// (kafka-go allocates room for BatchSize messages per batch: keep it
+	// near the real batch size.)
 	BatchSize int
 	// BatchBytes is the most bytes per partition batch. Zero: 1 MiB.
 	BatchBytes int64
@@ -360,7 +363,7 @@ func (c *Config) NewWriter(topic string, opts ...WriterOptions) (*kafka.Writer, 
 		return nil, err
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 10000
+		o.BatchSize = 1000
 	}
 	if o.BatchBytes <= 0 {
 		o.BatchBytes = 1 << 20

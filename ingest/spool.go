@@ -187,8 +187,7 @@ func (b *Batch) Reset() {
 	clear(b.Positions)
 }
 
-// Message is one spooled Kafka message. Its slices are valid until the
-// next call to Spool.Next.
+// Message is one spooled Kafka message.
 type Message struct {
 	Topic      byte
 	Key, Value []byte
@@ -219,6 +218,7 @@ type segment struct {
 	acked  int   // events acknowledged (or skipped at open)
 	recs   int   // records in the segment
 	ackRec int   // records acknowledged
+	synced int64 // bytes known to be on disk (FsyncBatch: the reader's limit)
 }
 
 func segName(id uint64) string { return fmt.Sprintf("seg-%016d.spool", id) }
@@ -243,7 +243,9 @@ type Spool struct {
 	log *slog.Logger
 
 	mu       sync.Mutex
-	notify   chan struct{}
+	notify   chan struct{} // wakes the reader
+	syncWake chan struct{} // wakes the syncer
+	syncDone chan struct{}
 	closed   bool
 	segs     []*segment // ordered; the last is active
 	active   *os.File
@@ -260,8 +262,6 @@ type Spool struct {
 	roff   int64
 	rfile  *os.File
 	rfid   uint64
-	rbuf   []byte
-	frame  Frame
 	cursor *os.File
 	cgen   uint64
 }
@@ -287,7 +287,8 @@ func OpenSpool(cfg SpoolConfig) (*Spool, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("ingest: spool: %w", err)
 	}
-	s := &Spool{cfg: cfg, log: cfg.Logger, notify: make(chan struct{}, 1), pos: map[string]Position{}}
+	s := &Spool{cfg: cfg, log: cfg.Logger, notify: make(chan struct{}, 1), syncWake: make(chan struct{}, 1),
+		syncDone: make(chan struct{}), pos: map[string]Position{}}
 	if err := s.loadMeta(); err != nil {
 		return nil, err
 	}
@@ -344,6 +345,11 @@ func OpenSpool(cfg SpoolConfig) (*Spool, error) {
 	}
 	if err := s.saveRegistry(); err != nil {
 		return nil, err
+	}
+	if s.cfg.Fsync != FsyncNever {
+		go s.syncer()
+	} else {
+		close(s.syncDone)
 	}
 	s.log.Info("spool opened", "dir", cfg.Dir, "boot", s.boot, "next_seq", s.nextSeq,
 		"pending_events", s.stats.Pending, "segments", len(s.segs), "corrupt_cut", s.stats.Corrupt)
@@ -472,7 +478,7 @@ func (s *Spool) recoverSegment(id, cseg uint64, coff int64) (*segment, error) {
 		}
 		off = end
 	}
-	seg.size = off
+	seg.size, seg.synced = off, off
 	return seg, nil
 }
 
@@ -594,6 +600,9 @@ func (s *Spool) newSegment(id uint64) error {
 			s.active.Sync()
 		}
 		s.active.Close()
+		if n := len(s.segs); n > 0 {
+			s.segs[n-1].synced = s.segs[n-1].size
+		}
 	}
 	s.active = f
 	s.segs = append(s.segs, &segment{id: id})
@@ -699,19 +708,11 @@ func (s *Spool) Append(b *Batch) error {
 		}
 		return fmt.Errorf("ingest: spool: %w", err)
 	}
-	switch s.cfg.Fsync {
-	case FsyncBatch:
-		if err := s.active.Sync(); err != nil {
-			return fmt.Errorf("ingest: spool: fsync: %w", err)
-		}
-	case FsyncInterval:
-		s.dirty = true
-		if time.Since(s.lastSync) >= s.cfg.FsyncInterval {
-			s.active.Sync()
-			s.lastSync, s.dirty = time.Now(), false
-		}
-	}
 	act.size += size
+	if s.cfg.Fsync != FsyncBatch {
+		act.synced = act.size // the reader need not wait for the disk
+	}
+	s.dirty = true
 	act.events += b.Events
 	act.recs++
 	s.stats.Records++
@@ -724,11 +725,64 @@ func (s *Spool) Append(b *Batch) error {
 	for k, p := range b.Positions {
 		s.pos[k] = p
 	}
-	select {
-	case s.notify <- struct{}{}:
-	default:
+	if s.cfg.Fsync == FsyncBatch {
+		// group commit: the syncer fsyncs, then wakes the reader
+		select {
+		case s.syncWake <- struct{}{}:
+		default:
+		}
+	} else {
+		select {
+		case s.notify <- struct{}{}:
+		default:
+		}
 	}
 	return nil
+}
+
+// syncer fsyncs appended records in the background: with FsyncBatch as
+// soon as a batch is written (group commit: batches written during an
+// fsync share the next one), and the reader only sends what is on disk;
+// with FsyncInterval every interval.
+func (s *Spool) syncer() {
+	defer close(s.syncDone)
+	var tick <-chan time.Time
+	if s.cfg.Fsync == FsyncInterval {
+		t := time.NewTicker(s.cfg.FsyncInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case _, ok := <-s.syncWake:
+			if !ok {
+				return
+			}
+		case <-tick:
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		act := s.segs[len(s.segs)-1]
+		f, target := s.active, act.size
+		s.dirty = false
+		s.mu.Unlock()
+		err := f.Sync()
+		s.mu.Lock()
+		if err == nil && act.synced < target {
+			act.synced = target
+		} else if err != nil && !s.closed && f == s.active {
+			s.log.Error("spool fsync failed", "err", err)
+		}
+		s.lastSync = time.Now()
+		s.mu.Unlock()
+		select {
+		case s.notify <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Sync forces appended records to disk (for the interval policy's ticker).
@@ -739,7 +793,12 @@ func (s *Spool) Sync() error {
 		return nil
 	}
 	s.lastSync, s.dirty = time.Now(), false
-	return s.active.Sync()
+	act := s.segs[len(s.segs)-1]
+	err := s.active.Sync()
+	if err == nil {
+		act.synced = act.size
+	}
+	return err
 }
 
 // dropOldest deletes the oldest segment (never the active one). Called with
@@ -770,7 +829,10 @@ func (s *Spool) saveRegistry() error {
 // durable before the segments that hold them in records are deleted.
 func (s *Spool) saveRegistryLocked() error {
 	if s.active != nil && s.cfg.Fsync != FsyncNever {
-		s.active.Sync()
+		if s.active.Sync() == nil {
+			act := s.segs[len(s.segs)-1]
+			act.synced = act.size
+		}
 		s.lastSync, s.dirty = time.Now(), false
 	}
 	b, _ := json.Marshal(registry{NextSeq: s.nextSeq, Files: s.pos})
@@ -823,8 +885,8 @@ func (s *Spool) writeCursor(seg uint64, off int64) error {
 	return err
 }
 
-// Next returns the next unsent record, waiting for one until ctx is done.
-// The frame is valid until the next call.
+// Next returns the next unsent record, waiting for one until ctx is done
+// (with a done ctx it still returns a record that is ready).
 func (s *Spool) Next(ctx context.Context) (*Frame, error) {
 	for {
 		s.mu.Lock()
@@ -846,7 +908,7 @@ func (s *Spool) Next(ctx context.Context) (*Frame, error) {
 		if seg != nil && seg.id != s.rseg {
 			s.rseg, s.roff = seg.id, 0
 		}
-		if seg != nil && s.roff < seg.size {
+		if seg != nil && s.roff < seg.synced {
 			id, off := s.rseg, s.roff
 			s.mu.Unlock()
 			fr, err := s.readFrame(id, off)
@@ -867,7 +929,7 @@ func (s *Spool) Next(ctx context.Context) (*Frame, error) {
 			s.mu.Unlock()
 			continue
 		}
-		if seg != nil && seg != s.segs[len(s.segs)-1] {
+		if seg != nil && seg != s.segs[len(s.segs)-1] && s.roff >= seg.size {
 			s.rseg, s.roff = seg.id+1, 0 // finished a closed segment
 			s.mu.Unlock()
 			continue
@@ -893,16 +955,17 @@ func (s *Spool) readFrame(id uint64, off int64) (*Frame, error) {
 		}
 		s.rfile, s.rfid = f, id
 	}
-	var err error
-	s.rbuf, err = readRecord(s.rfile, off, s.rbuf)
+	// each frame gets its own buffer: the sender keeps several in flight
+	buf, err := readRecord(s.rfile, off, nil)
+	fr := &Frame{}
 	if err == nil {
-		err = parseFrame(&s.frame, s.rbuf, true)
+		err = parseFrame(fr, buf, true)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ingest: spool: read %s@%d: %w", segName(id), off, err)
 	}
-	s.frame.Seg, s.frame.Off, s.frame.End = id, off, off+recordHeader+int64(len(s.rbuf))
-	return &s.frame, nil
+	fr.Seg, fr.Off, fr.End = id, off, off+recordHeader+int64(len(buf))
+	return fr, nil
 }
 
 // Ack records that the frame's messages were acknowledged by Kafka;
@@ -968,6 +1031,9 @@ func (s *Spool) Close() error {
 	}
 	err := s.saveRegistryLocked()
 	s.closed = true
+	if s.cfg.Fsync != FsyncNever {
+		close(s.syncWake)
+	}
 	if s.active != nil {
 		if e := s.active.Close(); err == nil {
 			err = e
@@ -978,6 +1044,7 @@ func (s *Spool) Close() error {
 		s.cursor.Close()
 	}
 	s.mu.Unlock()
+	<-s.syncDone
 	select {
 	case s.notify <- struct{}{}:
 	default:
