@@ -15,7 +15,7 @@
 // heading 511, SOG 1023) and scaled accessors return keelson.NA for them.
 package ais
 
-//go:generate go run ./internal/gen -o messages_gen.go
+//go:generate go run ./internal/gen -o messages_gen.go -ref messages_ref_gen_test.go
 
 import (
 	"errors"

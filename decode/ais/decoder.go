@@ -36,27 +36,41 @@ func (d *Decoder) Decode(payload []byte, fillBits int) (Message, error) {
 
 // DecodeBits decodes a message from already unarmored bits.
 func (d *Decoder) DecodeBits(bits Bits) (Message, error) {
+	r, t, err := d.start(bits)
+	if err != nil {
+		return nil, err
+	}
+	m := d.msgs.decodeType(t, &r)
+	return d.finish(m, t, &r)
+}
+
+// start checks the type and length and readies the arena.
+func (d *Decoder) start(bits Bits) (Reader, uint8, error) {
 	if bits.n < 6 {
-		return nil, ErrShort
+		return Reader{}, 0, ErrShort
 	}
 	r := bits.Reader()
 	t := uint8(r.Uint(6))
 	if t == 0 || t > 27 {
-		return nil, fmt.Errorf("%w: %d", ErrUnknownType, t)
+		return r, t, fmt.Errorf("%w: %d", ErrUnknownType, t)
 	}
 	if bits.n < minBits[t] {
-		return nil, fmt.Errorf("%w: type %d has %d bits, needs %d", ErrShort, t, bits.n, minBits[t])
+		return r, t, fmt.Errorf("%w: type %d has %d bits, needs %d", ErrShort, t, bits.n, minBits[t])
 	}
 	if cap(d.msgs.arena) == 0 {
 		d.msgs.arena = make([]byte, 0, 256)
 	}
 	d.msgs.arena = d.msgs.arena[:0]
-	m := d.msgs.decodeType(t, &r)
+	return r, t, nil
+}
+
+// finish checks the reader's error and keeps gpsd's type 24 state.
+func (d *Decoder) finish(m Message, t uint8, r *Reader) (Message, error) {
 	if err := r.Err(); err != nil {
-		return nil, fmt.Errorf("%w: type %d (%d bits)", err, t, bits.n)
+		return nil, fmt.Errorf("%w: type %d (%d bits)", err, t, r.Len())
 	}
 	if t == 24 {
-		d.msgs.t24.after24(&d.msgs.mStaticDataReport, &r)
+		d.msgs.t24.after24(&d.msgs.mStaticDataReport, r)
 	}
 	return m, nil
 }

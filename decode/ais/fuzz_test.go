@@ -62,11 +62,13 @@ func FuzzUnarmor(f *testing.F) {
 }
 
 // FuzzDecode checks that Decode never panics, returns only the package's
-// errors, produces valid JSON of bounded size, and that Clone is faithful.
+// errors, produces valid JSON of bounded size, that Clone is faithful, and
+// that the fast decoders equal the reference ones.
 func FuzzDecode(f *testing.F) {
 	addSeeds(f)
-	var d Decoder
+	var d, fast, ref Decoder
 	f.Fuzz(func(t *testing.T, payload []byte, fill int) {
+		checkRef(t, &fast, &ref, payload, fill)
 		m, err := d.Decode(payload, fill)
 		if err != nil {
 			for _, e := range []error{ErrEmpty, ErrBadPayloadChar, ErrBadFill, ErrUnknownType, ErrShort} {
