@@ -184,8 +184,8 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("browser: %d vessels, clicked %s, track of %d points, %d vessels 15 s back, export %d bytes; status %q",
-		r.Vessels, r.MMSI, r.TrackPoints, r.ReplayVessels, r.ExportBytes, r.Status)
+	t.Logf("browser: %d vessels, clicked %s, track of %d points, %d vessels 15 s back, export %d bytes, area search %d; status %q",
+		r.Vessels, r.MMSI, r.TrackPoints, r.ReplayVessels, r.ExportBytes, r.SearchHits, r.Status)
 	if r.Vessels < 20 {
 		t.Errorf("browser shows %d vessels, want >= 20", r.Vessels)
 	}
@@ -200,6 +200,9 @@ func TestDemo(t *testing.T) {
 	}
 	if r.ExportBytes < 100 {
 		t.Errorf("export of the view gave %d bytes", r.ExportBytes)
+	}
+	if r.SearchHits < 1 {
+		t.Errorf("area search of the view listed %d vessels", r.SearchHits)
 	}
 	if *screenshot != "" {
 		if err := os.WriteFile(*screenshot, r.Screenshot, 0o644); err != nil {

@@ -560,12 +560,15 @@ map.on("moveend", () => { if (!bboxEdited) fillBBoxFromView(); });
 bboxForm.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const vals = ["w", "s", "e", "n"].map((k) => Number(bboxForm.elements[k].value));
-  const results = $("results");
+  const results = $("results"), count = $("resultcount");
   results.replaceChildren();
+  count.classList.remove("bad");
   if (vals.some((v) => !Number.isFinite(v)) || vals[0] >= vals[2] || vals[1] >= vals[3]) {
-    results.append(el("li", { class: "bad" }, "W < E and S < N, in degrees"));
+    count.textContent = "W < E and S < N, in degrees";
+    count.classList.add("bad");
     return;
   }
+  count.textContent = "searching…";
   const [w, s, e, n] = vals;
   if (bboxRect) map.removeLayer(bboxRect);
   bboxRect = L.rectangle([[s, w], [n, e]], { color: "#e6550d", weight: 1.5, fill: false, dashArray: "6 4", interactive: false }).addTo(map);
@@ -573,14 +576,15 @@ bboxForm.addEventListener("submit", async (ev) => {
   try {
     const list = vesselsOf(await apiJSON("v1/vessels", { bbox: vals.join(","), format: "geojson", limit: LIMIT }));
     list.sort((a, b) => label(a).localeCompare(label(b)));
-    results.append(el("li", { class: "hint" }, `${list.length} vessel${list.length === 1 ? "" : "s"}`));
+    count.textContent = `${list.length} vessel${list.length === 1 ? "" : "s"}` + (list.length > 200 ? ", the first 200 by name:" : ":");
     for (const v of list.slice(0, 200)) {
       results.append(el("li", null, el("a", {
         href: "#", onclick: (e2) => { e2.preventDefault(); map.setView([v.lat, v.lon], Math.max(map.getZoom(), 10)); select(v.mmsi); },
       }, label(v)), " ", el("span", { class: "hint" }, num(v.sog, 1, " kn"))));
     }
   } catch (err) {
-    results.append(el("li", { class: "bad" }, err.message));
+    count.textContent = err.message;
+    count.classList.add("bad");
   }
 });
 

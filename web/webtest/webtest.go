@@ -99,6 +99,7 @@ type MapResult struct {
 
 	ReplayVessels int // vessels shown with the time slider 15 s back
 	ExportBytes   int // size of the CSV export of the view
+	SearchHits    int // vessels listed by the area search of the view
 }
 
 // CheckMap opens the map page at pageURL (with its #key= fragment), waits
@@ -209,6 +210,17 @@ func (b *Browser) CheckMap(pageURL string, timeout time.Duration) (MapResult, er
 	if err != nil {
 		st, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
 		return r, fmt.Errorf("%w: export produced nothing within %s (status %q): %v", ErrPage, timeout, st, err)
+	}
+	// The area search: fill in the view's box, search, count the list.
+	if err := chromedp.Do(ctx, chromedp.Click(`#bboxview`, chromedp.NodeVisible),
+		chromedp.Click(`#bboxform button[type=submit]`, chromedp.NodeVisible)); err != nil {
+		return r, fmt.Errorf("%w: area search: %v", ErrPage, err)
+	}
+	r.SearchHits, err = chromedp.Run(ctx, chromedp.Poll[int](`document.querySelectorAll("#results li a").length`,
+		chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	if err != nil {
+		txt, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("results").innerText`))
+		return r, fmt.Errorf("%w: area search listed nothing within %s (%q): %v", ErrPage, timeout, txt, err)
 	}
 	return r, nil
 }
