@@ -575,7 +575,7 @@ bboxForm.addEventListener("submit", async (ev) => {
   map.fitBounds(bboxRect.getBounds(), { maxZoom: 12 });
   try {
     const list = vesselsOf(await apiJSON("v1/vessels", { bbox: vals.join(","), format: "geojson", limit: LIMIT }));
-    list.sort((a, b) => label(a).localeCompare(label(b)));
+    list.sort((a, b) => (b.name ? 1 : 0) - (a.name ? 1 : 0) || label(a).localeCompare(label(b)));
     count.textContent = `${list.length} vessel${list.length === 1 ? "" : "s"}` + (list.length > 200 ? ", the first 200 by name:" : ":");
     for (const v of list.slice(0, 200)) {
       results.append(el("li", null, el("a", {
