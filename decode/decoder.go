@@ -49,6 +49,11 @@ type Config struct {
 	MaxPending int
 	// MaxFragments bounds the sentences of one message, 1-9. Default 0: 9.
 	MaxFragments int
+	// MaxSpread drops an incomplete message when more than this many
+	// fragments (of any message) arrived since its first one, so that a
+	// stray fragment is not joined to a later message that reuses its
+	// sequence id. Default 0: 16; negative: never.
+	MaxSpread int
 	// MaxAge drops an incomplete message whose first fragment was received
 	// longer ago than this (by the recv times given to Decode). Default 0:
 	// one minute; negative: never by age.
@@ -96,6 +101,10 @@ type Message struct {
 	Flags keelson.Flags
 	// Sentences is the number of sentences the message was joined from.
 	Sentences int
+	// Payload and Fill are the AIS payload (joined from all sentences, still
+	// six-bit armored) and its fill bits.
+	Payload []byte
+	Fill    int
 	// Raw holds the sentences when Config.KeepRaw is set.
 	Raw [][]byte
 }
@@ -152,7 +161,7 @@ func NewDecoder(cfg Config) *Decoder {
 	if d.maxLine == 0 {
 		d.maxLine = 1024
 	}
-	d.re = NewReassembler(cfg.MaxPending, cfg.MaxFragments, cfg.MaxAge, cfg.KeepRaw)
+	d.re = NewReassembler(cfg.MaxPending, cfg.MaxFragments, cfg.MaxSpread, cfg.MaxAge, cfg.KeepRaw)
 	d.nmea = nmea.SentenceParser{
 		// The checksum was checked (or leniently accepted) by Frame.
 		CheckCRC: func(nmea.BaseSentence, string) error { return nil },
@@ -403,6 +412,7 @@ func (d *Decoder) vdm(s *Sentence, lineTime, recv time.Time, fn func(*Message)) 
 		return se
 	}
 	m.AIS, m.NMEA = msg, nil
+	m.Payload, m.Fill = payload, fill
 	m.Formatter = "VDM"
 	if s.Formatter[2] == 'O' {
 		m.Formatter = "VDO"

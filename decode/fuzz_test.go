@@ -81,7 +81,7 @@ func FuzzReassembler(f *testing.F) {
 	f.Add([]byte{0, 9, 1, 60, 1, 9, 1, 60, 2, 9, 1, 60, 3, 9, 1, 60, 4, 9, 1, 60, 5, 9, 1, 60})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		const maxPending = 4
-		r := NewReassembler(maxPending, 0, time.Second, false)
+		r := NewReassembler(maxPending, 0, 0, time.Second, false)
 		for i := 0; i+4 <= len(ops); i += 4 {
 			key, total, num, n := ops[i], int(ops[i+1]%11), int(ops[i+2]%11), int(ops[i+3]%80)
 			fr := &Fragment{Talker: [2]byte{'A', 'I'}, Channel: 'A' + key%2, Seq: int(key % 4), Group: int(key / 64),

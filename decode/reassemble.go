@@ -85,6 +85,7 @@ type Reassembler struct {
 	maxPending int
 	maxFrags   int
 	maxAge     time.Duration
+	maxSpread  int
 	keepRaw    bool
 	pending    []pendingMsg // storage; live and free hold indices into it
 	live       []int32      // the incomplete messages, unordered
@@ -97,15 +98,25 @@ type Reassembler struct {
 }
 
 // NewReassembler returns a Reassembler holding at most maxPending incomplete
-// messages (0: 64) of at most maxFragments fragments (0 or above 9: 9),
-// dropping those whose first fragment is older than maxAge (0: 1 minute;
-// negative: never). With keepRaw the raw sentences are kept for Assembled.Raw.
-func NewReassembler(maxPending, maxFragments int, maxAge time.Duration, keepRaw bool) *Reassembler {
+// messages (0: 64) of at most maxFragments fragments (0 or above 9: 9). An
+// incomplete message is dropped as stale when more than maxSpread
+// fragments (of any message; 0: 16; negative: never) have been added
+// since its first one, or when its first fragment is older than maxAge (by
+// the fragments' receive times; 0: 1 minute; negative: never). With
+// keepRaw the raw sentences are kept for Assembled.Raw.
+//
+// The spread bound keeps a stray fragment (its partners lost) from being
+// joined, much later, to a new message that reuses its sequence id: real
+// receivers send the fragments of a message back to back.
+func NewReassembler(maxPending, maxFragments, maxSpread int, maxAge time.Duration, keepRaw bool) *Reassembler {
 	if maxPending <= 0 {
 		maxPending = 64
 	}
 	if maxFragments <= 0 || maxFragments > 9 {
 		maxFragments = 9
+	}
+	if maxSpread == 0 {
+		maxSpread = 16
 	}
 	if maxAge == 0 {
 		maxAge = time.Minute
@@ -114,6 +125,7 @@ func NewReassembler(maxPending, maxFragments int, maxAge time.Duration, keepRaw 
 		maxPending: maxPending,
 		maxFrags:   maxFragments,
 		maxAge:     maxAge,
+		maxSpread:  maxSpread,
 		keepRaw:    keepRaw,
 		pending:    make([]pendingMsg, maxPending),
 		live:       make([]int32, 0, maxPending),
@@ -155,14 +167,14 @@ func (r *Reassembler) Add(f *Fragment) (*Assembled, error) {
 	oldest := -1
 	for i := 0; i < len(r.live); {
 		q := &r.pending[r.live[i]]
+		if r.stale(q, f) {
+			r.stats.Stale++
+			r.release(i)
+			continue
+		}
 		if q.key == k {
 			p = q
 			i++
-			continue
-		}
-		if r.maxAge > 0 && !f.Recv.IsZero() && !q.recv.IsZero() && f.Recv.Sub(q.recv) > r.maxAge {
-			r.stats.Stale++
-			r.release(i)
 			continue
 		}
 		if oldest < 0 || q.order < r.pending[r.live[oldest]].order {
@@ -184,9 +196,6 @@ func (r *Reassembler) Add(f *Fragment) (*Assembled, error) {
 				return nil, errDuplicateFragment
 			}
 			r.stats.Replaced++
-			p.reset(k, f, r.order)
-		case r.maxAge > 0 && !f.Recv.IsZero() && !p.recv.IsZero() && f.Recv.Sub(p.recv) > r.maxAge:
-			r.stats.Stale++
 			p.reset(k, f, r.order)
 		}
 	} else {
@@ -255,6 +264,15 @@ func (p *pendingMsg) reset(k fragKey, f *Fragment, order uint64) {
 	p.recv = f.Recv
 	p.order = order
 	p.meta = FragmentMeta{}
+}
+
+// stale reports whether the pending message q is too old for f to join:
+// too many fragments since its first one, or too much time.
+func (r *Reassembler) stale(q *pendingMsg, f *Fragment) bool {
+	if r.maxSpread > 0 && r.order-q.order > uint64(r.maxSpread) {
+		return true
+	}
+	return r.maxAge > 0 && !f.Recv.IsZero() && !q.recv.IsZero() && f.Recv.Sub(q.recv) > r.maxAge
 }
 
 // release frees the pending message live[i].

@@ -20,7 +20,7 @@ func TestReassemblerOrders(t *testing.T) {
 	parts := []string{"5aaa", "bbbb", "cc"}
 	orders := [][]int{{1, 2, 3}, {3, 2, 1}, {2, 1, 3}, {1, 3, 2}, {3, 1, 2}, {2, 3, 1}}
 	for _, order := range orders {
-		r := NewReassembler(0, 0, 0, false)
+		r := NewReassembler(0, 0, 0, 0, false)
 		var got *Assembled
 		for i, n := range order {
 			a, err := r.Add(frag(7, 3, n, parts[n-1], map[bool]int{true: 4}[n == 3], t0))
@@ -45,7 +45,7 @@ func TestReassemblerOrders(t *testing.T) {
 }
 
 func TestReassemblerDuplicate(t *testing.T) {
-	r := NewReassembler(0, 0, 0, false)
+	r := NewReassembler(0, 0, 0, 0, false)
 	if _, err := r.Add(frag(1, 2, 1, "5aaa", 0, t0)); !errors.Is(err, ErrIncomplete) {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestReassemblerDuplicate(t *testing.T) {
 }
 
 func TestReassemblerMissingAndReuse(t *testing.T) {
-	r := NewReassembler(0, 0, 0, false)
+	r := NewReassembler(0, 0, 0, 0, false)
 	// Fragment 2 of message seq 3 is lost; the sender reuses seq 3.
 	r.Add(frag(3, 2, 1, "5old", 0, t0))
 	if _, err := r.Add(frag(3, 2, 1, "5new", 0, t0)); !errors.Is(err, ErrIncomplete) {
@@ -94,7 +94,7 @@ func TestReassemblerMissingAndReuse(t *testing.T) {
 }
 
 func TestReassemblerKeys(t *testing.T) {
-	r := NewReassembler(0, 0, 0, false)
+	r := NewReassembler(0, 0, 0, 0, false)
 	// Same sequence id on two channels and two talkers: four messages.
 	var fs []*Fragment
 	for _, talker := range []string{"AI", "AB"} {
@@ -132,7 +132,7 @@ func TestReassemblerKeys(t *testing.T) {
 }
 
 func TestReassemblerStale(t *testing.T) {
-	r := NewReassembler(0, 0, time.Minute, false)
+	r := NewReassembler(0, 0, 0, time.Minute, false)
 	r.Add(frag(1, 2, 1, "5a", 0, t0))
 	r.Add(frag(2, 2, 1, "5b", 0, t0.Add(50*time.Second)))
 	// Two minutes later: seq 1 is stale and goes; seq 2 is stale too, and its
@@ -144,7 +144,7 @@ func TestReassemblerStale(t *testing.T) {
 		t.Errorf("stats %+v pending %d", s, r.Pending())
 	}
 	// Without receive times nothing is ever stale.
-	r = NewReassembler(0, 0, time.Minute, false)
+	r = NewReassembler(0, 0, 0, time.Minute, false)
 	r.Add(frag(1, 2, 1, "5a", 0, time.Time{}))
 	if a, err := r.Add(frag(1, 2, 2, "x", 0, time.Time{})); err != nil || string(a.Payload) != "5ax" {
 		t.Fatalf("%v %+v", err, a)
@@ -152,7 +152,7 @@ func TestReassemblerStale(t *testing.T) {
 }
 
 func TestReassemblerBounded(t *testing.T) {
-	r := NewReassembler(4, 3, -1, false)
+	r := NewReassembler(4, 3, 0, -1, false)
 	for seq := range 10 {
 		r.Add(frag(seq, 2, 1, "5", 0, t0))
 	}
@@ -174,7 +174,7 @@ func TestReassemblerBounded(t *testing.T) {
 }
 
 func TestReassemblerKeepsMeta(t *testing.T) {
-	r := NewReassembler(0, 0, 0, true)
+	r := NewReassembler(0, 0, 0, 0, true)
 	f2 := frag(1, 2, 2, "b", 0, t0.Add(time.Second))
 	f2.Meta.Flags = keelson.FlagChecksumBad
 	f2.Raw = []byte("!AIVDM,2,2,1,A,b,0*00")
@@ -195,7 +195,7 @@ func TestReassemblerKeepsMeta(t *testing.T) {
 }
 
 func TestReassemblerAllocs(t *testing.T) {
-	r := NewReassembler(0, 0, 0, false)
+	r := NewReassembler(0, 0, 0, 0, false)
 	f1, f2 := frag(1, 2, 1, "55NBXB02;n1ah<PoF218E<=>0<Dtp4p000000000000000", 0, t0), frag(1, 2, 2, "00000000000", 2, t0)
 	r.Add(f1)
 	r.Add(f2)
@@ -207,5 +207,33 @@ func TestReassemblerAllocs(t *testing.T) {
 	})
 	if n != 0 {
 		t.Errorf("%v allocations per message", n)
+	}
+}
+
+// TestReassemblerSpread: a stray fragment 2 (its fragment 1 lost) must not
+// be joined to a much later fragment 1 that reuses the sequence id
+// (goais_aistest.nmea lines 23 and 486).
+func TestReassemblerSpread(t *testing.T) {
+	r := NewReassembler(0, 0, 4, -1, false)
+	r.Add(frag(3, 2, 2, "Q0C@00000000000", 2, t0))
+	for seq := range 5 { // other traffic: five fragments
+		r.Add(frag(seq+4, 2, 1, "5", 0, t0))
+	}
+	if _, err := r.Add(frag(3, 2, 1, "56Lo6842Bg", 0, t0)); !errors.Is(err, ErrIncomplete) {
+		t.Fatalf("joined a stray fragment: %v", err)
+	}
+	a, err := r.Add(frag(3, 2, 2, "8888880", 2, t0))
+	if err != nil || string(a.Payload) != "56Lo6842Bg8888880" {
+		t.Fatalf("%v %+v", err, a)
+	}
+	if s := r.Stats(); s.Stale == 0 {
+		t.Errorf("stats %+v", s)
+	}
+	// Back-to-back fragments within the spread join as before.
+	r.Add(frag(7, 3, 1, "5a", 0, t0))
+	r.Add(frag(8, 2, 1, "5x", 0, t0))
+	r.Add(frag(7, 3, 2, "b", 0, t0))
+	if a, err := r.Add(frag(7, 3, 3, "c", 0, t0)); err != nil || string(a.Payload) != "5abc" {
+		t.Fatalf("%v %+v", err, a)
 	}
 }
