@@ -53,11 +53,18 @@ type Config struct {
 	// Drain makes Run stop, returning nil, once it has committed every
 	// message below the high-water marks seen when it started.
 	Drain bool
+	// SessionTimeout is the consumer group session timeout: how long the
+	// group waits for a member that stopped heartbeating (a crashed sink)
+	// before giving its partitions to another. Zero: 10s.
+	SessionTimeout time.Duration
 	// DLQTopic receives dead letters. Empty: bus.TopicDLQ.
 	DLQTopic string
 	// RetryMin and RetryMax bound the backoff between retries of a failed
 	// insert or commit. Zero: 100ms and 10s.
 	RetryMin, RetryMax time.Duration
+	// OnBatch, when set, is called after each batch is landed and
+	// committed, with its message count (tests, progress).
+	OnBatch func(messages int)
 	// Logger receives the sink's logs. Nil: discarded.
 	Logger *slog.Logger
 	// Registry receives the sink's metrics. Nil: not registered.
@@ -80,6 +87,9 @@ func (c *Config) defaults() {
 	if c.DLQTopic == "" {
 		c.DLQTopic = bus.TopicDLQ
 	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 10 * time.Second
+	}
 	if c.RetryMin == 0 {
 		c.RetryMin = 100 * time.Millisecond
 	}
@@ -99,6 +109,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: BatchSize %d: must be 1..10000000", ErrConfig, c.BatchSize)
 	case c.BatchTime < time.Millisecond:
 		return fmt.Errorf("%w: BatchTime %v: must be at least 1ms", ErrConfig, c.BatchTime)
+	case c.SessionTimeout < time.Second:
+		return fmt.Errorf("%w: SessionTimeout %v: must be at least 1s", ErrConfig, c.SessionTimeout)
 	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
 		return fmt.Errorf("%w: RetryMin %v / RetryMax %v", ErrConfig, c.RetryMin, c.RetryMax)
 	}
@@ -198,6 +210,9 @@ func (s *Sink) Run(ctx context.Context) error {
 		s.log.Warn("kafka: " + fmt.Sprintf(msg, args...))
 	})
 	rc.QueueCapacity = 10000
+	rc.SessionTimeout = s.cfg.SessionTimeout
+	rc.HeartbeatInterval = max(s.cfg.SessionTimeout/10, 100*time.Millisecond)
+	rc.JoinGroupBackoff = 500 * time.Millisecond
 	s.reader = kafka.NewReader(rc)
 	defer s.reader.Close()
 	w, err := s.cfg.Bus.NewWriter(s.cfg.DLQTopic)
@@ -249,7 +264,7 @@ func (s *Sink) Run(ctx context.Context) error {
 			r.last, r.msg = msg.Offset, msg
 		}
 		s.m.lag.WithLabelValues(msg.Topic, strconv.Itoa(msg.Partition)).Set(float64(msg.HighWaterMark - msg.Offset - 1))
-		if reason := decode(&ev, msg.Value); reason != nil {
+		if reason := decodeMessage(&ev, msg.Value); reason != nil {
 			p.dead = append(p.dead, msg)
 			p.reasons = append(p.reasons, reason.Error())
 		} else {
@@ -272,8 +287,8 @@ func (s *Sink) Run(ctx context.Context) error {
 	}
 }
 
-// decode parses one message into ev (reset first).
-func decode(ev *keelson.Event, b []byte) error {
+// decodeMessage parses one message into ev (reset first).
+func decodeMessage(ev *keelson.Event, b []byte) error {
 	*ev = keelson.Event{}
 	if err := json.Unmarshal(b, ev); err != nil {
 		return fmt.Errorf("%w: %v", ErrPoison, err)
@@ -357,6 +372,9 @@ func (s *Sink) flush(ctx context.Context, p *pending, hwm, pos map[tp]int64) err
 	s.m.batchSeconds.Observe(d.Seconds())
 	s.m.batches.Inc()
 	s.log.Debug("batch landed", "events", p.batch.Len(), "dead", len(p.dead), "token", token, "took", d)
+	if s.cfg.OnBatch != nil {
+		s.cfg.OnBatch(p.count)
+	}
 	p.reset()
 	return nil
 }

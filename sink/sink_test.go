@@ -37,11 +37,11 @@ func TestConfigValidate(t *testing.T) {
 func TestDecodePoison(t *testing.T) {
 	var ev keelson.Event
 	for _, b := range []string{`{`, `{"v":1,"kind":"position"}`, `{"v":1,"id":"c/1/2","kind":"position"}`, `{"v":99,"id":"c/1/2","kind":"ais"}`, `{"id":"x"}`} {
-		if err := decode(&ev, []byte(b)); !errors.Is(err, ErrPoison) {
+		if err := decodeMessage(&ev, []byte(b)); !errors.Is(err, ErrPoison) {
 			t.Errorf("%s: want ErrPoison, got %v", b, err)
 		}
 	}
-	if err := decode(&ev, []byte(`{"v":1,"id":"c/1/2","kind":"ais","ais_type":8}`)); err != nil {
+	if err := decodeMessage(&ev, []byte(`{"v":1,"id":"c/1/2","kind":"ais","ais_type":8}`)); err != nil {
 		t.Fatal(err)
 	}
 }
