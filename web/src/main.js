@@ -11,6 +11,12 @@ import { feature, mesh } from "topojson-client";
 import "leaflet/dist/leaflet.css";
 import "./style.css";
 
+// Script errors and Content-Security-Policy violations are recorded on the
+// page, where the browser test looks for them.
+window.addEventListener("error", (e) => (document.body.dataset.jsError = String(e.message)));
+window.addEventListener("unhandledrejection", (e) => (document.body.dataset.jsError = String(e.reason)));
+document.addEventListener("securitypolicyviolation", (e) => (document.body.dataset.cspViolation = e.violatedDirective + " " + e.blockedURI));
+
 const REFRESH_MS = 5000; // live refresh period
 const REPLAY_WINDOW_MIN = 5; // a replayed frame shows each vessel's last position within this
 const REPLAY_PAGE = 10000; // positions per request of a replayed frame

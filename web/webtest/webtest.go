@@ -222,6 +222,11 @@ func (b *Browser) CheckMap(pageURL string, timeout time.Duration) (MapResult, er
 		txt, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("results").innerText`))
 		return r, fmt.Errorf("%w: area search listed nothing within %s (%q): %v", ErrPage, timeout, txt, err)
 	}
+	// No script error and no Content-Security-Policy violation on the way.
+	if msg, _ := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`[document.body.dataset.jsError, document.body.dataset.cspViolation].filter(Boolean).join("; ")`)); msg != "" {
+		return r, fmt.Errorf("%w: the page reported: %s", ErrPage, msg)
+	}
 	return r, nil
 }
 
