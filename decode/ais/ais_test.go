@@ -290,7 +290,7 @@ func TestJSONValid(t *testing.T) {
 		json []byte
 	}
 	var keep []kept
-	for i, s := range allSamples(t) {
+	for i, s := range append(allSamples(t), synthSamples(8)...) {
 		m, err := d.Decode([]byte(s.Payload), s.Fill)
 		if err != nil {
 			continue
