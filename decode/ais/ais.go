@@ -49,8 +49,11 @@ type Message interface {
 	// AppendJSON appends Keelson's JSON object of the message: every field
 	// of the type, scaled to physical units, null for "not available".
 	AppendJSON(b []byte) []byte
-	// AppendGPSD appends the JSON object that gpsd's `gpsdecode -j` writes
-	// for the message (class "AIS", device "stdin", gpsd's names and scaling).
+	// AppendGPSD appends the JSON object that gpsd's `gpsdecode -j` (gpsd
+	// 3.22) writes for the message (class "AIS", device "stdin", gpsd's names,
+	// scaling and quirks), or nothing when gpsdecode prints nothing for it:
+	// gpsd's length checks, a type 24 part A, a part B that matches none of
+	// the last 8 parts A decoded by the same Decoder (see docs/ais.md).
 	AppendGPSD(b []byte) []byte
 	// Clone returns a deep copy that stays valid after the Decoder's next call.
 	Clone() Message
