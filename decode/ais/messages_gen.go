@@ -19,8 +19,8 @@ type PositionReport struct {
 	Accuracy   bool   // position accuracy: true high (< 10 m)
 	LonRaw     int32  // longitude, 1/10000 min (181° n/a)
 	LatRaw     int32  // latitude, 1/10000 min (91° n/a)
-	COGRaw     uint16 // course over ground, 0.1° (3600 n/a)
-	HeadingRaw uint16 // true heading, degrees (511 n/a)
+	COGRaw     uint16 // course over ground, 0.1° (3600 n/a, above not used)
+	HeadingRaw uint16 // true heading, degrees (511 n/a, 360-510 not used)
 	Second     uint8  // UTC second of the report (60 n/a, 61 manual, 62 dead reckoning, 63 inoperative)
 	Maneuver   uint8  // special manoeuvre indicator (0 n/a)
 	RAIM       bool
@@ -65,6 +65,9 @@ func (m *PositionReport) COG() keelson.Float {
 	if v == 3600 {
 		return keelson.NA
 	}
+	if v >= 3600 {
+		return keelson.NA
+	}
 	return keelson.Float((float64(v) - 0) / 10)
 }
 
@@ -72,6 +75,9 @@ func (m *PositionReport) COG() keelson.Float {
 func (m *PositionReport) Heading() keelson.Float {
 	v := int64(m.HeadingRaw)
 	if v == 511 {
+		return keelson.NA
+	}
+	if v >= 360 {
 		return keelson.NA
 	}
 	return keelson.Float((float64(v) - 0) / 1)
@@ -126,13 +132,13 @@ func (m *PositionReport) AppendJSON(b []byte) []byte {
 		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
 	}
 	b = append(b, ",\"cog\":"...)
-	if v := int64(m.COGRaw); v == 3600 {
+	if v := int64(m.COGRaw); v == 3600 || v >= 3600 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 1)
 	}
 	b = append(b, ",\"heading\":"...)
-	if v := int64(m.HeadingRaw); v == 511 {
+	if v := int64(m.HeadingRaw); v == 511 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -782,6 +788,9 @@ func (m *SARPosition) COG() keelson.Float {
 	if v == 3600 {
 		return keelson.NA
 	}
+	if v >= 3600 {
+		return keelson.NA
+	}
 	return keelson.Float((float64(v) - 0) / 10)
 }
 
@@ -835,7 +844,7 @@ func (m *SARPosition) AppendJSON(b []byte) []byte {
 		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
 	}
 	b = append(b, ",\"cog\":"...)
-	if v := int64(m.COGRaw); v == 3600 {
+	if v := int64(m.COGRaw); v == 3600 || v >= 3600 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 1)
@@ -1378,6 +1387,9 @@ func (m *ClassBPosition) COG() keelson.Float {
 	if v == 3600 {
 		return keelson.NA
 	}
+	if v >= 3600 {
+		return keelson.NA
+	}
 	return keelson.Float((float64(v) - 0) / 10)
 }
 
@@ -1385,6 +1397,9 @@ func (m *ClassBPosition) COG() keelson.Float {
 func (m *ClassBPosition) Heading() keelson.Float {
 	v := int64(m.HeadingRaw)
 	if v == 511 {
+		return keelson.NA
+	}
+	if v >= 360 {
 		return keelson.NA
 	}
 	return keelson.Float((float64(v) - 0) / 1)
@@ -1441,13 +1456,13 @@ func (m *ClassBPosition) AppendJSON(b []byte) []byte {
 		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
 	}
 	b = append(b, ",\"cog\":"...)
-	if v := int64(m.COGRaw); v == 3600 {
+	if v := int64(m.COGRaw); v == 3600 || v >= 3600 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 1)
 	}
 	b = append(b, ",\"heading\":"...)
-	if v := int64(m.HeadingRaw); v == 511 {
+	if v := int64(m.HeadingRaw); v == 511 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -1583,6 +1598,9 @@ func (m *ClassBExtended) COG() keelson.Float {
 	if v == 3600 {
 		return keelson.NA
 	}
+	if v >= 3600 {
+		return keelson.NA
+	}
 	return keelson.Float((float64(v) - 0) / 10)
 }
 
@@ -1590,6 +1608,9 @@ func (m *ClassBExtended) COG() keelson.Float {
 func (m *ClassBExtended) Heading() keelson.Float {
 	v := int64(m.HeadingRaw)
 	if v == 511 {
+		return keelson.NA
+	}
+	if v >= 360 {
 		return keelson.NA
 	}
 	return keelson.Float((float64(v) - 0) / 1)
@@ -1649,13 +1670,13 @@ func (m *ClassBExtended) AppendJSON(b []byte) []byte {
 		b = appendDec(b, roundDiv((v-(0))*10000000, 600000), 7)
 	}
 	b = append(b, ",\"cog\":"...)
-	if v := int64(m.COGRaw); v == 3600 {
+	if v := int64(m.COGRaw); v == 3600 || v >= 3600 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 1)
 	}
 	b = append(b, ",\"heading\":"...)
-	if v := int64(m.HeadingRaw); v == 511 {
+	if v := int64(m.HeadingRaw); v == 511 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -2750,7 +2771,7 @@ type LongRangePosition struct {
 	LonRaw   int32  // longitude, 1/10 min (181° n/a)
 	LatRaw   int32  // latitude, 1/10 min (91° n/a)
 	SOGRaw   uint8  // speed over ground, knots (63 n/a)
-	COGRaw   uint16 // course over ground, degrees (511 n/a)
+	COGRaw   uint16 // course over ground, degrees (511 n/a, 360-510 not used)
 	GNSS     bool   // false: position is the current GNSS position
 }
 
@@ -2785,6 +2806,9 @@ func (m *LongRangePosition) SOG() keelson.Float {
 func (m *LongRangePosition) COG() keelson.Float {
 	v := int64(m.COGRaw)
 	if v == 511 {
+		return keelson.NA
+	}
+	if v >= 360 {
 		return keelson.NA
 	}
 	return keelson.Float((float64(v) - 0) / 1)
@@ -2836,7 +2860,7 @@ func (m *LongRangePosition) AppendJSON(b []byte) []byte {
 		b = appendDec(b, v-(0), 0)
 	}
 	b = append(b, ",\"cog\":"...)
-	if v := int64(m.COGRaw); v == 511 {
+	if v := int64(m.COGRaw); v == 511 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -2897,7 +2921,7 @@ type MetHydro11 struct {
 	WindDirRaw       uint16 // degrees (511 n/a)
 	GustDirRaw       uint16 // raw ITU value; see GustDir()
 	AirTempRaw       uint16 // 0.1 °C offset -60 °C (2047 n/a)
-	HumidityRaw      uint8  // % (127 n/a)
+	HumidityRaw      uint8  // % (127 n/a, 101-126 reserved)
 	DewPointRaw      uint16 // 0.1 °C offset -20 °C (1023 n/a)
 	PressureRaw      uint16 // hPa offset 800 (511 n/a)
 	PressureTrend    uint8  // 0 steady, 1 decreasing, 2 increasing, 3 n/a
@@ -2967,6 +2991,9 @@ func (m *MetHydro11) WindDir() keelson.Float {
 	if v == 511 {
 		return keelson.NA
 	}
+	if v >= 360 {
+		return keelson.NA
+	}
 	return keelson.Float((float64(v) - 0) / 1)
 }
 
@@ -2974,6 +3001,9 @@ func (m *MetHydro11) WindDir() keelson.Float {
 func (m *MetHydro11) GustDir() keelson.Float {
 	v := int64(m.GustDirRaw)
 	if v == 511 {
+		return keelson.NA
+	}
+	if v >= 360 {
 		return keelson.NA
 	}
 	return keelson.Float((float64(v) - 0) / 1)
@@ -2992,6 +3022,9 @@ func (m *MetHydro11) AirTemp() keelson.Float {
 func (m *MetHydro11) Humidity() keelson.Float {
 	v := int64(m.HumidityRaw)
 	if v == 127 {
+		return keelson.NA
+	}
+	if v >= 101 {
 		return keelson.NA
 	}
 	return keelson.Float((float64(v) - 0) / 1)
@@ -3048,6 +3081,9 @@ func (m *MetHydro11) CurrentDir() keelson.Float {
 	if v == 511 {
 		return keelson.NA
 	}
+	if v >= 360 {
+		return keelson.NA
+	}
 	return keelson.Float((float64(v) - 0) / 1)
 }
 
@@ -3064,6 +3100,9 @@ func (m *MetHydro11) Current2Speed() keelson.Float {
 func (m *MetHydro11) Current2Dir() keelson.Float {
 	v := int64(m.Current2DirRaw)
 	if v == 511 {
+		return keelson.NA
+	}
+	if v >= 360 {
 		return keelson.NA
 	}
 	return keelson.Float((float64(v) - 0) / 1)
@@ -3091,6 +3130,9 @@ func (m *MetHydro11) Current3Speed() keelson.Float {
 func (m *MetHydro11) Current3Dir() keelson.Float {
 	v := int64(m.Current3DirRaw)
 	if v == 511 {
+		return keelson.NA
+	}
+	if v >= 360 {
 		return keelson.NA
 	}
 	return keelson.Float((float64(v) - 0) / 1)
@@ -3129,6 +3171,9 @@ func (m *MetHydro11) WaveDir() keelson.Float {
 	if v == 511 {
 		return keelson.NA
 	}
+	if v >= 360 {
+		return keelson.NA
+	}
 	return keelson.Float((float64(v) - 0) / 1)
 }
 
@@ -3154,6 +3199,9 @@ func (m *MetHydro11) SwellPeriod() keelson.Float {
 func (m *MetHydro11) SwellDir() keelson.Float {
 	v := int64(m.SwellDirRaw)
 	if v == 511 {
+		return keelson.NA
+	}
+	if v >= 360 {
 		return keelson.NA
 	}
 	return keelson.Float((float64(v) - 0) / 1)
@@ -3259,13 +3307,13 @@ func (m *MetHydro11) AppendJSON(b []byte) []byte {
 		b = appendDec(b, v-(0), 0)
 	}
 	b = append(b, ",\"wdir\":"...)
-	if v := int64(m.WindDirRaw); v == 511 {
+	if v := int64(m.WindDirRaw); v == 511 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
 	}
 	b = append(b, ",\"wgustdir\":"...)
-	if v := int64(m.GustDirRaw); v == 511 {
+	if v := int64(m.GustDirRaw); v == 511 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -3277,7 +3325,7 @@ func (m *MetHydro11) AppendJSON(b []byte) []byte {
 		b = appendDec(b, v-(600), 1)
 	}
 	b = append(b, ",\"humidity\":"...)
-	if v := int64(m.HumidityRaw); v == 127 {
+	if v := int64(m.HumidityRaw); v == 127 || v >= 101 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -3317,7 +3365,7 @@ func (m *MetHydro11) AppendJSON(b []byte) []byte {
 		b = appendDec(b, v-(0), 1)
 	}
 	b = append(b, ",\"cdir\":"...)
-	if v := int64(m.CurrentDirRaw); v == 511 {
+	if v := int64(m.CurrentDirRaw); v == 511 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -3329,7 +3377,7 @@ func (m *MetHydro11) AppendJSON(b []byte) []byte {
 		b = appendDec(b, v-(0), 1)
 	}
 	b = append(b, ",\"cdir2\":"...)
-	if v := int64(m.Current2DirRaw); v == 511 {
+	if v := int64(m.Current2DirRaw); v == 511 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -3347,7 +3395,7 @@ func (m *MetHydro11) AppendJSON(b []byte) []byte {
 		b = appendDec(b, v-(0), 1)
 	}
 	b = append(b, ",\"cdir3\":"...)
-	if v := int64(m.Current3DirRaw); v == 511 {
+	if v := int64(m.Current3DirRaw); v == 511 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -3371,7 +3419,7 @@ func (m *MetHydro11) AppendJSON(b []byte) []byte {
 		b = appendDec(b, v-(0), 0)
 	}
 	b = append(b, ",\"wavedir\":"...)
-	if v := int64(m.WaveDirRaw); v == 511 {
+	if v := int64(m.WaveDirRaw); v == 511 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -3389,7 +3437,7 @@ func (m *MetHydro11) AppendJSON(b []byte) []byte {
 		b = appendDec(b, v-(0), 0)
 	}
 	b = append(b, ",\"swelldir\":"...)
-	if v := int64(m.SwellDirRaw); v == 511 {
+	if v := int64(m.SwellDirRaw); v == 511 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -3518,7 +3566,7 @@ type MetHydro31 struct {
 	WindDirRaw       uint16 // degrees (360 n/a)
 	GustDirRaw       uint16 // raw ITU value; see GustDir()
 	AirTempRaw       int16  // 0.1 °C (-1024 n/a)
-	HumidityRaw      uint8  // % (101 n/a)
+	HumidityRaw      uint8  // % (101 n/a, above reserved)
 	DewPointRaw      int16  // 0.1 °C (501 n/a)
 	PressureRaw      uint16 // hPa offset 799 (511 n/a; 0 <= 799, 402 >= 1201)
 	PressureTrend    uint8
@@ -3589,6 +3637,9 @@ func (m *MetHydro31) WindDir() keelson.Float {
 	if v == 360 {
 		return keelson.NA
 	}
+	if v >= 360 {
+		return keelson.NA
+	}
 	return keelson.Float((float64(v) - 0) / 1)
 }
 
@@ -3596,6 +3647,9 @@ func (m *MetHydro31) WindDir() keelson.Float {
 func (m *MetHydro31) GustDir() keelson.Float {
 	v := int64(m.GustDirRaw)
 	if v == 360 {
+		return keelson.NA
+	}
+	if v >= 360 {
 		return keelson.NA
 	}
 	return keelson.Float((float64(v) - 0) / 1)
@@ -3614,6 +3668,9 @@ func (m *MetHydro31) AirTemp() keelson.Float {
 func (m *MetHydro31) Humidity() keelson.Float {
 	v := int64(m.HumidityRaw)
 	if v == 101 {
+		return keelson.NA
+	}
+	if v >= 101 {
 		return keelson.NA
 	}
 	return keelson.Float((float64(v) - 0) / 1)
@@ -3670,6 +3727,9 @@ func (m *MetHydro31) CurrentDir() keelson.Float {
 	if v == 360 {
 		return keelson.NA
 	}
+	if v >= 360 {
+		return keelson.NA
+	}
 	return keelson.Float((float64(v) - 0) / 1)
 }
 
@@ -3686,6 +3746,9 @@ func (m *MetHydro31) Current2Speed() keelson.Float {
 func (m *MetHydro31) Current2Dir() keelson.Float {
 	v := int64(m.Current2DirRaw)
 	if v == 360 {
+		return keelson.NA
+	}
+	if v >= 360 {
 		return keelson.NA
 	}
 	return keelson.Float((float64(v) - 0) / 1)
@@ -3713,6 +3776,9 @@ func (m *MetHydro31) Current3Speed() keelson.Float {
 func (m *MetHydro31) Current3Dir() keelson.Float {
 	v := int64(m.Current3DirRaw)
 	if v == 360 {
+		return keelson.NA
+	}
+	if v >= 360 {
 		return keelson.NA
 	}
 	return keelson.Float((float64(v) - 0) / 1)
@@ -3751,6 +3817,9 @@ func (m *MetHydro31) WaveDir() keelson.Float {
 	if v == 360 {
 		return keelson.NA
 	}
+	if v >= 360 {
+		return keelson.NA
+	}
 	return keelson.Float((float64(v) - 0) / 1)
 }
 
@@ -3776,6 +3845,9 @@ func (m *MetHydro31) SwellPeriod() keelson.Float {
 func (m *MetHydro31) SwellDir() keelson.Float {
 	v := int64(m.SwellDirRaw)
 	if v == 360 {
+		return keelson.NA
+	}
+	if v >= 360 {
 		return keelson.NA
 	}
 	return keelson.Float((float64(v) - 0) / 1)
@@ -3888,13 +3960,13 @@ func (m *MetHydro31) AppendJSON(b []byte) []byte {
 		b = appendDec(b, v-(0), 0)
 	}
 	b = append(b, ",\"wdir\":"...)
-	if v := int64(m.WindDirRaw); v == 360 {
+	if v := int64(m.WindDirRaw); v == 360 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
 	}
 	b = append(b, ",\"wgustdir\":"...)
-	if v := int64(m.GustDirRaw); v == 360 {
+	if v := int64(m.GustDirRaw); v == 360 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -3906,7 +3978,7 @@ func (m *MetHydro31) AppendJSON(b []byte) []byte {
 		b = appendDec(b, v-(0), 1)
 	}
 	b = append(b, ",\"humidity\":"...)
-	if v := int64(m.HumidityRaw); v == 101 {
+	if v := int64(m.HumidityRaw); v == 101 || v >= 101 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -3948,7 +4020,7 @@ func (m *MetHydro31) AppendJSON(b []byte) []byte {
 		b = appendDec(b, v-(0), 1)
 	}
 	b = append(b, ",\"cdir\":"...)
-	if v := int64(m.CurrentDirRaw); v == 360 {
+	if v := int64(m.CurrentDirRaw); v == 360 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -3960,7 +4032,7 @@ func (m *MetHydro31) AppendJSON(b []byte) []byte {
 		b = appendDec(b, v-(0), 1)
 	}
 	b = append(b, ",\"cdir2\":"...)
-	if v := int64(m.Current2DirRaw); v == 360 {
+	if v := int64(m.Current2DirRaw); v == 360 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -3978,7 +4050,7 @@ func (m *MetHydro31) AppendJSON(b []byte) []byte {
 		b = appendDec(b, v-(0), 1)
 	}
 	b = append(b, ",\"cdir3\":"...)
-	if v := int64(m.Current3DirRaw); v == 360 {
+	if v := int64(m.Current3DirRaw); v == 360 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -4002,7 +4074,7 @@ func (m *MetHydro31) AppendJSON(b []byte) []byte {
 		b = appendDec(b, v-(0), 0)
 	}
 	b = append(b, ",\"wavedir\":"...)
-	if v := int64(m.WaveDirRaw); v == 360 {
+	if v := int64(m.WaveDirRaw); v == 360 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -4020,7 +4092,7 @@ func (m *MetHydro31) AppendJSON(b []byte) []byte {
 		b = appendDec(b, v-(0), 0)
 	}
 	b = append(b, ",\"swelldir\":"...)
-	if v := int64(m.SwellDirRaw); v == 360 {
+	if v := int64(m.SwellDirRaw); v == 360 || v >= 360 {
 		b = append(b, "null"...)
 	} else {
 		b = appendDec(b, v-(0), 0)
@@ -4528,6 +4600,9 @@ func (m *TidalWindow14Tidals) CurrentDir() keelson.Float {
 	if v == 360 {
 		return keelson.NA
 	}
+	if v >= 360 {
+		return keelson.NA
+	}
 	return keelson.Float((float64(v) - 0) / 1)
 }
 
@@ -4609,7 +4684,7 @@ func (m *TidalWindow14) AppendJSON(b []byte) []byte {
 		b = append(b, ",\"to_min\":"...)
 		b = appendUint(b, uint64(e.ToMin))
 		b = append(b, ",\"cdir\":"...)
-		if v := int64(e.CurrentDirRaw); v == 360 {
+		if v := int64(e.CurrentDirRaw); v == 360 || v >= 360 {
 			b = append(b, "null"...)
 		} else {
 			b = appendDec(b, v-(0), 0)
@@ -5561,6 +5636,9 @@ func (m *TidalWindow32Tidals) CurrentDir() keelson.Float {
 	if v == 360 {
 		return keelson.NA
 	}
+	if v >= 360 {
+		return keelson.NA
+	}
 	return keelson.Float((float64(v) - 0) / 1)
 }
 
@@ -5642,7 +5720,7 @@ func (m *TidalWindow32) AppendJSON(b []byte) []byte {
 		b = append(b, ",\"to_min\":"...)
 		b = appendUint(b, uint64(e.ToMin))
 		b = append(b, ",\"cdir\":"...)
-		if v := int64(e.CurrentDirRaw); v == 360 {
+		if v := int64(e.CurrentDirRaw); v == 360 || v >= 360 {
 			b = append(b, "null"...)
 		} else {
 			b = appendDec(b, v-(0), 0)

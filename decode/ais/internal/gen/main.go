@@ -50,6 +50,7 @@ type F struct {
 	Off    float64
 	NA     []int64
 	Conv   string // custom accessor conversion func(int64) keelson.Float
+	NAFrom int64  // when > 0, raw values >= NAFrom are not available too (reserved codes)
 
 	G     string // gpsd name, "-" not printed
 	GKind string // "", "f", "q", "raw", "int", "nan", "leg", "legs", "fn"
@@ -119,6 +120,7 @@ func (f F) when(c string) F     { f.When = c; return f }
 func (f F) at(off int) F        { f.At = off; return f }
 func (f F) first() F            { f.First = true; return f }
 func (f F) custom(fn string) F  { f.Custom = fn; return f }
+func (f F) nafrom(v int64) F    { f.NAFrom = v; return f }
 func (f F) conv(fn string) F    { f.Scaled, f.Conv = true, fn; return f }
 func (f F) scale(div, off float64, na ...int64) F {
 	f.Scaled, f.Div, f.Off, f.NA = true, div, off, na
@@ -360,6 +362,9 @@ func (g *gen) accessors(m Msg, fields []F) {
 			for _, na := range f.NA {
 				g.p("if v == %d { return keelson.NA }", na)
 			}
+			if f.NAFrom > 0 {
+				g.p("if v >= %d { return keelson.NA }", f.NAFrom)
+			}
 			g.p("return keelson.Float((float64(v) - %s) / %s)", fmtFloat(f.Off), fmtFloat(f.Div))
 		}
 		g.p("}")
@@ -579,7 +584,11 @@ func (g *gen) appendScaledJSON(f F, recv string) {
 	default:
 		dec = len(fmt.Sprint(div)) + 1
 	}
-	g.p("if v := int64(%s.%s); %s {", recv, goName(f), naCond("v", f.NA))
+	cond := naCond("v", f.NA)
+	if f.NAFrom > 0 {
+		cond += fmt.Sprintf(" || v >= %d", f.NAFrom)
+	}
+	g.p("if v := int64(%s.%s); %s {", recv, goName(f), cond)
 	g.p("b = append(b, \"null\"...)")
 	g.p("} else {")
 	p := int64(1)
