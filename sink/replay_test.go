@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +37,8 @@ func TestReplayCaptures(t *testing.T) {
 		kinds     = map[keelson.Kind]int{}
 		positions = map[pkey]bool{}
 		lastName  = map[keelson.MMSI]string{}
+		nameAt    = map[keelson.MMSI]time.Time{}
+		ambiguous = map[keelson.MMSI]bool{}
 		seq       uint64
 	)
 	t0 := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
@@ -57,8 +60,17 @@ func TestReplayCaptures(t *testing.T) {
 				if e.Kind == keelson.KindPosition {
 					positions[pkey{e.MMSI, int32(math.Round(e.Position.Point.Lat() * 1e7)), int32(math.Round(e.Position.Point.Lon() * 1e7))}] = true
 				}
+				// The latest name by reception time (tag block or line
+				// times when the capture has them), as vessels keeps it.
 				if e.Kind == keelson.KindStatic && e.Static.Name != "" {
-					lastName[e.MMSI] = e.Static.Name
+					at, seen := nameAt[e.MMSI]
+					rx := time.UnixMilli(e.Received.UnixMilli()) // stored in ms
+					switch {
+					case !seen || rx.After(at):
+						lastName[e.MMSI], nameAt[e.MMSI], ambiguous[e.MMSI] = strings.Clone(e.Static.Name), rx, false
+					case rx.Equal(at) && e.Static.Name != lastName[e.MMSI]:
+						ambiguous[e.MMSI] = true
+					}
 				}
 				msgs = append(msgs, kafka.Message{Topic: bus.TopicEvents, Key: e.Key(), Value: e.AppendJSON(nil)})
 			}
@@ -118,6 +130,9 @@ func TestReplayCaptures(t *testing.T) {
 		}
 	}
 	for mmsi, name := range lastName {
+		if ambiguous[mmsi] {
+			continue
+		}
 		var got string
 		if err := db.QueryRow(ctx, "SELECT argMaxMerge(name) FROM vessels WHERE mmsi = {m:UInt32} GROUP BY mmsi",
 			storage.Params{"m": uint32(mmsi)}, &got); err != nil || got != name {

@@ -12,7 +12,6 @@ package sink
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/keelson/keelson"
 	"github.com/keelson/keelson/bus"
 	"github.com/keelson/keelson/storage"
@@ -222,33 +222,93 @@ func (s *Sink) Run(ctx context.Context) error {
 	s.dlq = w
 	defer s.dlq.Close()
 
-	p := &pending{batch: storage.NewBatch(), ranges: map[tp]*rng{}}
+	// Two batches alternate: one fills (fetch + decode, this goroutine)
+	// while the other lands (DLQ, insert, commit, the flusher goroutine).
+	// Batches land and commit in order; a full batch waits for the flusher.
+	free := make(chan *pending, 2)
+	for range 2 {
+		free <- &pending{batch: storage.NewBatch(), ranges: map[tp]*rng{}}
+	}
+	full := make(chan *pending)
+	flushErr := make(chan error, 1)
+	fctx, stopFlusher := context.WithCancel(ctx)
+	defer stopFlusher()
+	go func() {
+		defer close(flushErr)
+		for p := range full {
+			if err := s.flush(fctx, p); err != nil {
+				flushErr <- err
+				stopFlusher()
+				for range full { // unblock the filler until it sees the error
+				}
+				return
+			}
+			free <- p
+		}
+	}()
+	// finish hands over the batch in hand, if any, then waits for every
+	// batch to land.
+	finish := func(p *pending) error {
+		if p != nil && p.count > 0 {
+			select {
+			case full <- p:
+			case err := <-flushErr:
+				close(full)
+				return err
+			}
+		}
+		close(full)
+		return <-flushErr
+	}
+	var p *pending
+	select {
+	case p = <-free:
+	case <-ctx.Done():
+		return finish(nil)
+	}
+	handOver := func() error {
+		select {
+		case full <- p:
+		case err := <-flushErr:
+			close(full)
+			return err
+		}
+		select {
+		case p = <-free:
+			return nil
+		case err := <-flushErr:
+			close(full)
+			return err
+		}
+	}
 	var ev keelson.Event
 	for {
 		// Fill a batch: until BatchSize events or BatchTime after the first.
-		fctx, cancel := ctx, context.CancelFunc(func() {})
+		rctx, cancel := fctx, context.CancelFunc(func() {})
 		if p.count > 0 {
-			fctx, cancel = context.WithDeadline(ctx, p.started.Add(s.cfg.BatchTime))
+			rctx, cancel = context.WithDeadline(fctx, p.started.Add(s.cfg.BatchTime))
 		}
-		msg, err := s.reader.FetchMessage(fctx)
+		msg, err := s.reader.FetchMessage(rctx)
 		cancel()
 		if err != nil {
-			if ctx.Err() != nil {
+			if fctx.Err() != nil {
+				// ctx ended, or the flusher failed: what is in hand is
+				// not committed and will be read again.
+				if e := finish(nil); e != nil && ctx.Err() == nil {
+					return e
+				}
 				return ctx.Err()
 			}
 			if errors.Is(err, context.DeadlineExceeded) {
-				if err := s.flush(ctx, p, hwm, pos); err != nil {
+				if err := handOver(); err != nil {
 					return err
-				}
-				if hwm != nil && drained(hwm, pos) {
-					return nil
 				}
 				continue
 			}
 			s.log.Warn("fetch failed", "err", bus.MapError(err))
 			s.m.retries.WithLabelValues("fetch").Inc()
-			if err := sleep(ctx, s.cfg.RetryMin); err != nil {
-				return err
+			if err := sleep(fctx, s.cfg.RetryMin); err != nil {
+				continue
 			}
 			continue
 		}
@@ -270,18 +330,17 @@ func (s *Sink) Run(ctx context.Context) error {
 		} else {
 			p.batch.Add(&ev)
 		}
-		full := p.count >= s.cfg.BatchSize
-		if hwm != nil && !full {
-			// In drain mode, flush as soon as the targets are reached.
+		if hwm != nil {
 			pos[k] = msg.Offset + 1
-			full = drained(hwm, pos)
-		}
-		if full {
-			if err := s.flush(ctx, p, hwm, pos); err != nil {
-				return err
+			if drained(hwm, pos) {
+				// Everything below the start's high-water marks is in
+				// hand: land it all and stop.
+				return finish(p)
 			}
-			if hwm != nil && drained(hwm, pos) {
-				return nil
+		}
+		if p.count >= s.cfg.BatchSize {
+			if err := handOver(); err != nil {
+				return err
 			}
 		}
 	}
@@ -290,7 +349,7 @@ func (s *Sink) Run(ctx context.Context) error {
 // decodeMessage parses one message into ev (reset first).
 func decodeMessage(ev *keelson.Event, b []byte) error {
 	*ev = keelson.Event{}
-	if err := json.Unmarshal(b, ev); err != nil {
+	if err := jsonv2.Unmarshal(b, ev); err != nil {
 		return fmt.Errorf("%w: %v", ErrPoison, err)
 	}
 	if ev.ID.IsZero() {
@@ -312,7 +371,7 @@ func decodeMessage(ev *keelson.Event, b []byte) error {
 // flush lands the batch: dead letters to the DLQ, rows to ClickHouse, then
 // the offsets. Each step is retried with backoff until it succeeds or ctx
 // ends; on ctx's end nothing further is committed.
-func (s *Sink) flush(ctx context.Context, p *pending, hwm, pos map[tp]int64) error {
+func (s *Sink) flush(ctx context.Context, p *pending) error {
 	if p.count == 0 {
 		return nil
 	}
@@ -362,11 +421,6 @@ func (s *Sink) flush(ctx context.Context, p *pending, hwm, pos map[tp]int64) err
 	})
 	if err != nil {
 		return err
-	}
-	for k, r := range p.ranges {
-		if pos != nil {
-			pos[k] = r.last + 1
-		}
 	}
 	d := time.Since(start)
 	s.m.batchSeconds.Observe(d.Seconds())

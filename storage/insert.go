@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -17,6 +18,9 @@ import (
 type Batch struct {
 	events, positions, statics, observations, telemetry, messages *block
 	n                                                             int
+	// intern holds one copy of each short repeated string (collector,
+	// station, class, kind, receiver, quantity, unit ...).
+	intern map[string]string
 
 	// column handles
 	ev struct {
@@ -242,18 +246,36 @@ func broadcastTime(e *keelson.Event, p *keelson.Position) int64 {
 	return secMs + int64(60-diff)*1000
 }
 
-// Add appends one event to the batch.
+// in returns an owned copy of a repeated string, without allocating when
+// it was seen before.
+func (b *Batch) in(s string) string {
+	if v, ok := b.intern[s]; ok {
+		return v
+	}
+	if len(b.intern) > 100000 {
+		clear(b.intern)
+	}
+	v := strings.Clone(s)
+	b.intern[v] = v
+	return v
+}
+
+// Add appends one event to the batch. It copies what it keeps: e and the
+// memory it points to (a decoder's arena, say) may be reused afterwards.
 func (b *Batch) Add(e *keelson.Event) {
+	if b.intern == nil {
+		b.intern = map[string]string{}
+	}
 	b.n++
 	rxTime := ms(e.Received)
 	ev := &b.ev
-	ev.collector.v = append(ev.collector.v, e.ID.Collector)
+	ev.collector.v = append(ev.collector.v, b.in(e.ID.Collector))
 	ev.boot.v = append(ev.boot.v, e.ID.Boot)
 	ev.seq.v = append(ev.seq.v, e.ID.Seq)
-	ev.kind.v = append(ev.kind.v, string(e.Kind))
+	ev.kind.v = append(ev.kind.v, b.in(string(e.Kind)))
 	ev.mmsi.v = append(ev.mmsi.v, uint32(e.MMSI))
 	ev.received.v = append(ev.received.v, rxTime)
-	rcv := receiver(e)
+	rcv := b.in(receiver(e))
 
 	switch {
 	case e.Kind == keelson.KindPosition && e.Position != nil:
@@ -265,11 +287,11 @@ func (b *Batch) Add(e *keelson.Event) {
 			flags |= keelson.FlagPositionInvalid
 		}
 		c.mmsi.v = append(c.mmsi.v, uint32(e.MMSI))
-		c.vessel.v = append(c.vessel.v, e.Vessel)
+		c.vessel.v = append(c.vessel.v, b.in(e.Vessel))
 		c.ts.v = append(c.ts.v, broadcastTime(e, p))
 		c.lat.v = append(c.lat.v, lat)
 		c.lon.v = append(c.lon.v, lon)
-		c.class.v = append(c.class.v, string(p.Class))
+		c.class.v = append(c.class.v, b.in(string(p.Class)))
 		c.aisType.v = append(c.aisType.v, e.AISType)
 		c.sog.v = append(c.sog.v, f32(p.SOG))
 		c.cog.v = append(c.cog.v, f32(p.COG))
@@ -294,21 +316,21 @@ func (b *Batch) Add(e *keelson.Event) {
 		lon, _ := e7(s.Point.Lon())
 		c.mmsi.v = append(c.mmsi.v, uint32(e.MMSI))
 		c.aisType.v = append(c.aisType.v, e.AISType)
-		c.part.v = append(c.part.v, s.Part)
+		c.part.v = append(c.part.v, b.in(s.Part))
 		c.content.v = append(c.content.v, staticHash(e, s, lat, lon))
 		c.imo.v = append(c.imo.v, s.IMO)
-		c.callsign.v = append(c.callsign.v, s.CallSign)
-		c.name.v = append(c.name.v, s.Name)
+		c.callsign.v = append(c.callsign.v, strings.Clone(s.CallSign))
+		c.name.v = append(c.name.v, strings.Clone(s.Name))
 		c.shipType.v = append(c.shipType.v, s.ShipType)
 		c.toBow.v = append(c.toBow.v, s.ToBow)
 		c.toStern.v = append(c.toStern.v, s.ToStern)
 		c.toPort.v = append(c.toPort.v, s.ToPort)
 		c.toStar.v = append(c.toStar.v, s.ToStarboard)
 		c.epfd.v = append(c.epfd.v, s.EPFD)
-		c.eta.v = append(c.eta.v, s.ETA)
+		c.eta.v = append(c.eta.v, strings.Clone(s.ETA))
 		c.draught.v = append(c.draught.v, f32(s.Draught))
-		c.dest.v = append(c.dest.v, s.Destination)
-		c.vendor.v = append(c.vendor.v, s.VendorID)
+		c.dest.v = append(c.dest.v, strings.Clone(s.Destination))
+		c.vendor.v = append(c.vendor.v, strings.Clone(s.VendorID))
 		c.mother.v = append(c.mother.v, uint32(s.MothershipMMSI))
 		c.virt.v = append(c.virt.v, b2u(s.Virtual))
 		c.offp.v = append(c.offp.v, b2u(s.OffPosition))
@@ -334,8 +356,8 @@ func (b *Batch) Add(e *keelson.Event) {
 		c.fi.v = append(c.fi.v, o.FI)
 		c.lat.v = append(c.lat.v, lat)
 		c.lon.v = append(c.lon.v, lon)
-		c.collector.v = append(c.collector.v, e.Source.Collector)
-		c.station.v = append(c.station.v, e.Source.Station)
+		c.collector.v = append(c.collector.v, b.in(e.Source.Collector))
+		c.station.v = append(c.station.v, b.in(e.Source.Station))
 		fs := [26]keelson.Float{o.WindSpeed, o.WindGust, o.WindDirection, o.GustDirection, o.AirTemp,
 			o.Humidity, o.DewPoint, o.Pressure, o.Visibility, o.WaterLevel, o.CurrentSpeed, o.CurrentDirection,
 			o.Current2Speed, o.Current2Direction, o.Current2Depth, o.Current3Speed, o.Current3Direction,
@@ -351,20 +373,20 @@ func (b *Batch) Add(e *keelson.Event) {
 
 	case e.Kind == keelson.KindTelemetry && e.Telemetry != nil:
 		c := &b.tel
-		vessel := e.Vessel
+		vessel := b.in(e.Vessel)
 		if vessel == "" && e.MMSI != 0 {
 			vessel = e.MMSI.String()
 		}
 		for _, r := range e.Telemetry.Readings {
 			c.vessel.v = append(c.vessel.v, vessel)
 			c.mmsi.v = append(c.mmsi.v, uint32(e.MMSI))
-			c.quantity.v = append(c.quantity.v, r.Quantity)
-			c.sensor.v = append(c.sensor.v, r.Sensor)
+			c.quantity.v = append(c.quantity.v, b.in(r.Quantity))
+			c.sensor.v = append(c.sensor.v, b.in(r.Sensor))
 			c.ts.v = append(c.ts.v, rxTime)
 			c.value.v = append(c.value.v, float64(r.Value))
-			c.unit.v = append(c.unit.v, r.Unit)
-			c.sentence.v = append(c.sentence.v, e.Telemetry.Sentence)
-			c.collector.v = append(c.collector.v, e.Source.Collector)
+			c.unit.v = append(c.unit.v, b.in(r.Unit))
+			c.sentence.v = append(c.sentence.v, b.in(e.Telemetry.Sentence))
+			c.collector.v = append(c.collector.v, b.in(e.Source.Collector))
 		}
 
 	default: // KindAIS, or a kind this version does not know: kept whole
@@ -372,13 +394,13 @@ func (b *Batch) Add(e *keelson.Event) {
 		c.mmsi.v = append(c.mmsi.v, uint32(e.MMSI))
 		c.aisType.v = append(c.aisType.v, e.AISType)
 		c.received.v = append(c.received.v, rxTime)
-		c.collector.v = append(c.collector.v, e.ID.Collector)
+		c.collector.v = append(c.collector.v, b.in(e.ID.Collector))
 		c.boot.v = append(c.boot.v, e.ID.Boot)
 		c.seq.v = append(c.seq.v, e.ID.Seq)
-		c.station.v = append(c.station.v, e.Source.Station)
+		c.station.v = append(c.station.v, b.in(e.Source.Station))
 		c.flags.v = append(c.flags.v, uint16(e.Flags))
 		c.ais.v = append(c.ais.v, string(e.AIS))
-		c.raw.v = append(c.raw.v, e.Raw)
+		c.raw.v = append(c.raw.v, cloneStrings(e.Raw))
 	}
 }
 
@@ -453,3 +475,14 @@ func (c *colRx) values() any {
 }
 func (c *colRx) len() int { return len(c.t) }
 func (c *colRx) reset()   { c.t = c.t[:0]; clear(c.s); c.s = c.s[:0] }
+
+func cloneStrings(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = strings.Clone(v)
+	}
+	return out
+}

@@ -104,6 +104,26 @@ func (w *where) area(a Area, lat, lon string) {
 	}
 	w.add(lat+" BETWEEN {s:Int64} AND {n:Int64} AND "+lon+" BETWEEN {w:Int64} AND {e:Int64}",
 		"s", e7param(a.Bound.Min[1]), "n", e7param(a.Bound.Max[1]), "w", e7param(a.Bound.Min[0]), "e", e7param(a.Bound.Max[0]))
+	// Each polygon ring is a parameter; only the number of rings shapes the SQL.
+	for i, mp := range a.Polygons {
+		var ors []string
+		for j, poly := range mp {
+			args := []string{"(" + lon + " / 1e7, " + lat + " / 1e7)"}
+			for r, ring := range poly {
+				name := fmt.Sprintf("poly%d_%d_%d", i, j, r)
+				pts := make([][2]float64, len(ring))
+				for k, p := range ring {
+					pts[k] = p
+				}
+				w.p[name] = pts
+				args = append(args, "arrayMap(x -> (x[1], x[2]), {"+name+":Array(Array(Float64))})")
+			}
+			ors = append(ors, "pointInPolygon("+strings.Join(args, ", ")+")")
+		}
+		if len(ors) > 0 {
+			w.add("(" + strings.Join(ors, " OR ") + ")")
+		}
+	}
 }
 
 // ints widens ship types: a []uint8 would be bound as a string.

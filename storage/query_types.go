@@ -50,10 +50,12 @@ type VesselRow struct {
 	Position    PositionRow // latest position, when HasPosition
 }
 
-// Area restricts a query to a bounding box (lon/lat degrees), when Set.
+// Area restricts a query to a bounding box (lon/lat degrees), when Set,
+// and to every one of Polygons (a point must lie in each multipolygon).
 type Area struct {
-	Set   bool
-	Bound orb.Bound
+	Set      bool
+	Bound    orb.Bound
+	Polygons []orb.MultiPolygon
 }
 
 // LatestQuery selects the latest position of each vessel.
