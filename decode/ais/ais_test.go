@@ -397,6 +397,13 @@ func TestFill(t *testing.T) {
 		t.Errorf("%+v", o)
 	}
 
+	e = decode("802R5Ph0GhGQ=QUjHF1tgwvlFR06EuOwgqu07Pp;40Pd?4wwsAwwnS@Swvwt", 0) // FI 31
+	o = e.Observation
+	if e.Kind != keelson.KindObservation || o.FI != 31 || !near(o.CurrentSpeed, 1.5) || !near(o.WaterTemp, 3.5) || !near(o.WaterLevel, 0) ||
+		o.AirTemp.Valid() || o.Salinity.Valid() || o.WindDirection.Valid() || o.SeaState != 13 || !o.Time.Equal(time.Date(2010, 6, 16, 7, 50, 0, 0, time.UTC)) {
+		t.Errorf("FI 31: %+v", o)
+	}
+
 	e = decode("E>jHC:RQWa9RcPV6@64ST:47baRwl<>l?g=E`10888c00000000000000000", 0)
 	if e.Kind != keelson.KindPosition || e.Position.Class != keelson.ClassAtoN || e.Static == nil || e.Static.Name != "CORSEWALL LIGHTHOUSE" {
 		t.Errorf("%+v %+v", e.Position, e.Static)
