@@ -1,6 +1,7 @@
 package keelson
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -48,11 +49,20 @@ func (id EventID) String() string {
 // IsZero reports whether id is unset.
 func (id EventID) IsZero() bool { return id == EventID{} }
 
-// MarshalText implements encoding.TextMarshaler.
-func (id EventID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+// MarshalText implements encoding.TextMarshaler; the zero id is empty.
+func (id EventID) MarshalText() ([]byte, error) {
+	if id.IsZero() {
+		return nil, nil
+	}
+	return []byte(id.String()), nil
+}
 
-// UnmarshalText implements encoding.TextUnmarshaler.
+// UnmarshalText implements encoding.TextUnmarshaler; empty is the zero id.
 func (id *EventID) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*id = EventID{}
+		return nil
+	}
 	v, err := ParseEventID(string(b))
 	if err != nil {
 		return err
@@ -95,7 +105,7 @@ type Source struct {
 // of the payload pointers is set, matching Kind.
 type Event struct {
 	V        int       `json:"v"`
-	ID       EventID   `json:"id"`
+	ID       EventID   `json:"id,omitzero"`
 	Kind     Kind      `json:"kind"`
 	Received time.Time `json:"received"`          // collector clock at reception, UTC
 	TagTime  time.Time `json:"tag_time,omitzero"` // tag block "c:" time, when present
@@ -276,4 +286,27 @@ type Reading struct {
 	Value    Float  `json:"value"`
 	Unit     string `json:"unit"`             // "m", "kn", "degC", "deg", "nmi", "hPa", ...
 	Sensor   string `json:"sensor,omitempty"` // transducer name (XDR) when given
+}
+
+// UnmarshalJSON decodes a Position; optional quantities that are absent
+// (omitted when not available) decode as NA, not zero.
+func (p *Position) UnmarshalJSON(b []byte) error {
+	type plain Position
+	v := plain{Altitude: NA, HDOP: NA, SOG: NA, COG: NA, Heading: NA, ROT: NA}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*p = Position(v)
+	return nil
+}
+
+// UnmarshalJSON decodes a Static; an absent draught decodes as NA.
+func (s *Static) UnmarshalJSON(b []byte) error {
+	type plain Static
+	v := plain{Draught: NA}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = Static(v)
+	return nil
 }
