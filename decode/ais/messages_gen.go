@@ -521,7 +521,7 @@ func (m *BinaryAddressed) AppendJSON(b []byte) []byte {
 	b = append(b, ",\"seq\":"...)
 	b = appendUint(b, uint64(m.Seq))
 	b = append(b, ",\"dest_mmsi\":"...)
-	b = strconv.AppendUint(b, uint64(m.Dest), 10)
+	b = appendUint(b, uint64(m.Dest))
 	b = append(b, ",\"retransmit\":"...)
 	b = strconv.AppendBool(b, m.Retransmit)
 	b = append(b, ",\"dac\":"...)
@@ -547,7 +547,7 @@ func (m *BinaryAddressed) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"seqno\":"...)
 	b = appendUint(b, uint64(m.Seq))
 	b = append(b, ",\"dest_mmsi\":"...)
-	b = strconv.AppendUint(b, uint64(m.Dest), 10)
+	b = appendUint(b, uint64(m.Dest))
 	b = append(b, ",\"retransmit\":"...)
 	b = strconv.AppendBool(b, m.Retransmit)
 	b = append(b, ",\"dac\":"...)
@@ -608,19 +608,19 @@ func (m *BinaryAck) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"mmsi1\":"...)
-	b = strconv.AppendUint(b, uint64(m.MMSI1), 10)
+	b = appendUint(b, uint64(m.MMSI1))
 	b = append(b, ",\"seq1\":"...)
 	b = appendUint(b, uint64(m.Seq1))
 	b = append(b, ",\"mmsi2\":"...)
-	b = strconv.AppendUint(b, uint64(m.MMSI2), 10)
+	b = appendUint(b, uint64(m.MMSI2))
 	b = append(b, ",\"seq2\":"...)
 	b = appendUint(b, uint64(m.Seq2))
 	b = append(b, ",\"mmsi3\":"...)
-	b = strconv.AppendUint(b, uint64(m.MMSI3), 10)
+	b = appendUint(b, uint64(m.MMSI3))
 	b = append(b, ",\"seq3\":"...)
 	b = appendUint(b, uint64(m.Seq3))
 	b = append(b, ",\"mmsi4\":"...)
-	b = strconv.AppendUint(b, uint64(m.MMSI4), 10)
+	b = appendUint(b, uint64(m.MMSI4))
 	b = append(b, ",\"seq4\":"...)
 	b = appendUint(b, uint64(m.Seq4))
 	return append(b, '}')
@@ -635,13 +635,13 @@ func (m *BinaryAck) AppendGPSD(b []byte) []byte {
 	}
 	b = m.Header.appendGPSD(b)
 	b = append(b, ",\"mmsi1\":"...)
-	b = strconv.AppendUint(b, uint64(m.MMSI1), 10)
+	b = appendUint(b, uint64(m.MMSI1))
 	b = append(b, ",\"mmsi2\":"...)
-	b = strconv.AppendUint(b, uint64(m.MMSI2), 10)
+	b = appendUint(b, uint64(m.MMSI2))
 	b = append(b, ",\"mmsi3\":"...)
-	b = strconv.AppendUint(b, uint64(m.MMSI3), 10)
+	b = appendUint(b, uint64(m.MMSI3))
 	b = append(b, ",\"mmsi4\":"...)
-	b = strconv.AppendUint(b, uint64(m.MMSI4), 10)
+	b = appendUint(b, uint64(m.MMSI4))
 	return append(b, '}')
 }
 
@@ -934,7 +934,7 @@ func (m *UTCInquiry) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"dest_mmsi\":"...)
-	b = strconv.AppendUint(b, uint64(m.Dest), 10)
+	b = appendUint(b, uint64(m.Dest))
 	return append(b, '}')
 }
 
@@ -947,7 +947,7 @@ func (m *UTCInquiry) AppendGPSD(b []byte) []byte {
 	}
 	b = m.Header.appendGPSD(b)
 	b = append(b, ",\"dest_mmsi\":"...)
-	b = strconv.AppendUint(b, uint64(m.Dest), 10)
+	b = appendUint(b, uint64(m.Dest))
 	return append(b, '}')
 }
 
@@ -987,7 +987,7 @@ func (m *SafetyAddressed) AppendJSON(b []byte) []byte {
 	b = append(b, ",\"seq\":"...)
 	b = appendUint(b, uint64(m.Seq))
 	b = append(b, ",\"dest_mmsi\":"...)
-	b = strconv.AppendUint(b, uint64(m.Dest), 10)
+	b = appendUint(b, uint64(m.Dest))
 	b = append(b, ",\"retransmit\":"...)
 	b = strconv.AppendBool(b, m.Retransmit)
 	b = append(b, ",\"text\":"...)
@@ -1006,7 +1006,7 @@ func (m *SafetyAddressed) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"seqno\":"...)
 	b = appendUint(b, uint64(m.Seq))
 	b = append(b, ",\"dest_mmsi\":"...)
-	b = strconv.AppendUint(b, uint64(m.Dest), 10)
+	b = appendUint(b, uint64(m.Dest))
 	b = append(b, ",\"retransmit\":"...)
 	b = strconv.AppendBool(b, m.Retransmit)
 	b = append(b, ",\"text\":"...)
@@ -1106,7 +1106,7 @@ func (m *Interrogation) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"mmsi1\":"...)
-	b = strconv.AppendUint(b, uint64(m.MMSI1), 10)
+	b = appendUint(b, uint64(m.MMSI1))
 	b = append(b, ",\"type1_1\":"...)
 	b = appendUint(b, uint64(m.Type1_1))
 	b = append(b, ",\"offset1_1\":"...)
@@ -1116,7 +1116,7 @@ func (m *Interrogation) AppendJSON(b []byte) []byte {
 	b = append(b, ",\"offset1_2\":"...)
 	b = appendUint(b, uint64(m.Offset1_2))
 	b = append(b, ",\"mmsi2\":"...)
-	b = strconv.AppendUint(b, uint64(m.MMSI2), 10)
+	b = appendUint(b, uint64(m.MMSI2))
 	b = append(b, ",\"type2_1\":"...)
 	b = appendUint(b, uint64(m.Type2_1))
 	b = append(b, ",\"offset2_1\":"...)
@@ -1133,7 +1133,7 @@ func (m *Interrogation) AppendGPSD(b []byte) []byte {
 	}
 	b = m.Header.appendGPSD(b)
 	b = append(b, ",\"mmsi1\":"...)
-	b = strconv.AppendUint(b, uint64(m.MMSI1), 10)
+	b = appendUint(b, uint64(m.MMSI1))
 	b = append(b, ",\"type1_1\":"...)
 	b = appendUint(b, uint64(m.Type1_1))
 	b = append(b, ",\"offset1_1\":"...)
@@ -1143,7 +1143,7 @@ func (m *Interrogation) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"offset1_2\":"...)
 	b = appendUint(b, uint64(m.Offset1_2))
 	b = append(b, ",\"mmsi2\":"...)
-	b = strconv.AppendUint(b, uint64(m.MMSI2), 10)
+	b = appendUint(b, uint64(m.MMSI2))
 	b = append(b, ",\"type2_1\":"...)
 	b = appendUint(b, uint64(m.Type2_1))
 	b = append(b, ",\"offset2_1\":"...)
@@ -1195,14 +1195,14 @@ func (m *AssignedMode) AppendJSON(b []byte) []byte {
 	n := m.bits()
 	_ = n
 	b = append(b, ",\"mmsi1\":"...)
-	b = strconv.AppendUint(b, uint64(m.MMSI1), 10)
+	b = appendUint(b, uint64(m.MMSI1))
 	b = append(b, ",\"offset1\":"...)
 	b = appendUint(b, uint64(m.Offset1))
 	b = append(b, ",\"increment1\":"...)
 	b = appendUint(b, uint64(m.Increment1))
 	if n >= 144 {
 		b = append(b, ",\"mmsi2\":"...)
-		b = strconv.AppendUint(b, uint64(m.MMSI2), 10)
+		b = appendUint(b, uint64(m.MMSI2))
 	}
 	if n >= 144 {
 		b = append(b, ",\"offset2\":"...)
@@ -1224,13 +1224,13 @@ func (m *AssignedMode) AppendGPSD(b []byte) []byte {
 	}
 	b = m.Header.appendGPSD(b)
 	b = append(b, ",\"mmsi1\":"...)
-	b = strconv.AppendUint(b, uint64(m.MMSI1), 10)
+	b = appendUint(b, uint64(m.MMSI1))
 	b = append(b, ",\"offset1\":"...)
 	b = appendUint(b, uint64(m.Offset1))
 	b = append(b, ",\"increment1\":"...)
 	b = appendUint(b, uint64(m.Increment1))
 	b = append(b, ",\"mmsi2\":"...)
-	b = strconv.AppendUint(b, uint64(m.MMSI2), 10)
+	b = appendUint(b, uint64(m.MMSI2))
 	b = append(b, ",\"offset2\":"...)
 	b = appendUint(b, uint64(m.Offset2))
 	b = append(b, ",\"increment2\":"...)
@@ -2213,11 +2213,11 @@ func (m *ChannelManagement) AppendJSON(b []byte) []byte {
 	}
 	if m.Addressed {
 		b = append(b, ",\"dest1\":"...)
-		b = strconv.AppendUint(b, uint64(m.Dest1), 10)
+		b = appendUint(b, uint64(m.Dest1))
 	}
 	if m.Addressed {
 		b = append(b, ",\"dest2\":"...)
-		b = strconv.AppendUint(b, uint64(m.Dest2), 10)
+		b = appendUint(b, uint64(m.Dest2))
 	}
 	b = append(b, ",\"addressed\":"...)
 	b = strconv.AppendBool(b, m.Addressed)
@@ -2272,11 +2272,11 @@ func (m *ChannelManagement) AppendGPSD(b []byte) []byte {
 	}
 	if m.Addressed {
 		b = append(b, ",\"dest1\":"...)
-		b = strconv.AppendUint(b, uint64(m.Dest1), 10)
+		b = appendUint(b, uint64(m.Dest1))
 	}
 	if m.Addressed {
 		b = append(b, ",\"dest2\":"...)
-		b = strconv.AppendUint(b, uint64(m.Dest2), 10)
+		b = appendUint(b, uint64(m.Dest2))
 	}
 	b = append(b, ",\"addressed\":"...)
 	b = strconv.AppendBool(b, m.Addressed)
@@ -2565,7 +2565,7 @@ func (m *StaticDataReport) AppendJSON(b []byte) []byte {
 	}
 	if m.PartNo == 1 && auxiliary(m.Source) {
 		b = append(b, ",\"mothership_mmsi\":"...)
-		b = strconv.AppendUint(b, uint64(m.Mothership), 10)
+		b = appendUint(b, uint64(m.Mothership))
 	}
 	return append(b, '}')
 }
@@ -2637,7 +2637,7 @@ func (m *SingleSlotBinary) AppendJSON(b []byte) []byte {
 	b = strconv.AppendBool(b, m.Structured)
 	if m.Addressed {
 		b = append(b, ",\"dest_mmsi\":"...)
-		b = strconv.AppendUint(b, uint64(m.Dest), 10)
+		b = appendUint(b, uint64(m.Dest))
 	}
 	if m.Structured {
 		b = append(b, ",\"app_id\":"...)
@@ -2660,7 +2660,7 @@ func (m *SingleSlotBinary) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"structured\":"...)
 	b = strconv.AppendBool(b, m.Structured)
 	b = append(b, ",\"dest_mmsi\":"...)
-	b = strconv.AppendUint(b, uint64(m.Dest), 10)
+	b = appendUint(b, uint64(m.Dest))
 	b = append(b, ",\"app_id\":"...)
 	b = appendUint(b, uint64(m.AppID))
 	b = appendGPSDData(b, m.Data, m.DataBits, m.gpsdLast)
@@ -2720,7 +2720,7 @@ func (m *MultiSlotBinary) AppendJSON(b []byte) []byte {
 	b = strconv.AppendBool(b, m.Structured)
 	if m.Addressed {
 		b = append(b, ",\"dest_mmsi\":"...)
-		b = strconv.AppendUint(b, uint64(m.Dest), 10)
+		b = appendUint(b, uint64(m.Dest))
 	}
 	if m.Structured {
 		b = append(b, ",\"app_id\":"...)
@@ -2745,7 +2745,7 @@ func (m *MultiSlotBinary) AppendGPSD(b []byte) []byte {
 	b = append(b, ",\"structured\":"...)
 	b = strconv.AppendBool(b, m.Structured)
 	b = append(b, ",\"dest_mmsi\":"...)
-	b = strconv.AppendUint(b, uint64(m.Dest), 10)
+	b = appendUint(b, uint64(m.Dest))
 	b = append(b, ",\"app_id\":"...)
 	b = appendUint(b, uint64(m.AppID))
 	b = appendGPSDData(b, m.Data, m.DataBits, m.gpsdLast)

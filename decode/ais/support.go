@@ -40,7 +40,7 @@ func (h *Header) appendJSON(b []byte) []byte {
 	b = append(b, `,"repeat":`...)
 	b = appendUint(b, uint64(h.Repeat))
 	b = append(b, `,"mmsi":`...)
-	b = strconv.AppendUint(b, uint64(h.Source), 10)
+	b = appendUint(b, uint64(h.Source))
 	return b
 }
 
@@ -50,7 +50,7 @@ func (h *Header) appendGPSD(b []byte) []byte {
 	b = append(b, `,"repeat":`...)
 	b = appendUint(b, uint64(h.Repeat))
 	b = append(b, `,"mmsi":`...)
-	b = strconv.AppendUint(b, uint64(h.Source), 10)
+	b = appendUint(b, uint64(h.Source))
 	return append(b, `,"scaled":true`...)
 }
 
@@ -299,14 +299,18 @@ func roundDiv(n, d int64) int64 {
 // and to about a centimetre for positions.
 func appendDec(b []byte, q int64, dec int) []byte {
 	if dec == 0 {
-		return strconv.AppendInt(b, q, 10)
+		if q < 0 {
+			b = append(b, '-')
+			q = -q
+		}
+		return appendUint(b, uint64(q))
 	}
 	if q < 0 {
 		b = append(b, '-')
 		q = -q
 	}
 	var t [24]byte
-	d := strconv.AppendUint(t[:0], uint64(q), 10)
+	d := appendUint(t[:0], uint64(q))
 	if len(d) <= dec { // 0.00ddd
 		b = append(b, '0')
 		k := len(d)
@@ -337,14 +341,29 @@ func appendDec(b []byte, q int64, dec int) []byte {
 
 const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
-// appendUint appends v in decimal, with a fast path for the small values
-// that most AIS fields hold.
+// appendUint appends v in decimal, two digits at a time.
 func appendUint(b []byte, v uint64) []byte {
-	switch {
-	case v < 10:
+	if v < 10 {
 		return append(b, byte('0'+v))
-	case v < 100:
+	}
+	if v < 100 {
 		return append(b, digits2[2*v], digits2[2*v+1])
 	}
-	return strconv.AppendUint(b, v, 10)
+	var t [20]byte
+	i := len(t)
+	for v >= 100 {
+		q := v / 100
+		r := v - q*100
+		i -= 2
+		t[i], t[i+1] = digits2[2*r], digits2[2*r+1]
+		v = q
+	}
+	if v < 10 {
+		i--
+		t[i] = byte('0' + v)
+	} else {
+		i -= 2
+		t[i], t[i+1] = digits2[2*v], digits2[2*v+1]
+	}
+	return append(b, t[i:]...)
 }

@@ -651,7 +651,7 @@ func appendValue(f F, v string) string {
 	case KT, KTextRest:
 		return fmt.Sprintf("b = appendJSONString(b, %s)", v)
 	case KM:
-		return fmt.Sprintf("b = strconv.AppendUint(b, uint64(%s), 10)", v)
+		return fmt.Sprintf("b = appendUint(b, uint64(%s))", v)
 	}
 	panic("no value for " + f.Name)
 }
