@@ -27,7 +27,6 @@ type Batch struct {
 		collector, kind *colStr
 		boot            *colI64
 		seq             *colU64
-		mmsi            *colU32
 		received        *colTime
 	}
 	pos struct {
@@ -36,7 +35,8 @@ type Batch struct {
 		ts                                         *colTime
 		lat, lon                                   *colI32
 		aisType, nav, acc, raim, second, fix, sats *colU8
-		sog, cog, heading, rot, alt, hdop          *colF32
+		sog, cog, heading                          *colU16 // hundredths, 65535 n/a
+		rot, alt, hdop                             *colF32
 		flags                                      *colU16
 		rx                                         *colRx
 		receivers                                  *colStrs
@@ -109,16 +109,16 @@ var obsU8Cols = [5]string{"pressure_trend", "water_level_trend", "sea_state", "p
 func NewBatch() *Batch {
 	b := &Batch{}
 	e := &b.ev
-	e.collector, e.boot, e.seq, e.kind, e.mmsi, e.received = cStr("collector"), cI64("boot"), cU64("seq"), cStr("kind"), cU32("mmsi"), cTime("received")
-	b.events = &block{table: "events", cols: []column{e.collector, e.boot, e.seq, e.kind, e.mmsi, e.received}}
+	e.collector, e.boot, e.seq, e.kind, e.received = cStr("collector"), cI64("boot"), cU64("seq"), cStr("kind"), cTime("received")
+	b.events = &block{table: "events", cols: []column{e.collector, e.boot, e.seq, e.kind, e.received}}
 
 	p := &b.pos
 	p.mmsi, p.vessel, p.ts, p.lat, p.lon = cU32("mmsi"), cStr("vessel"), cTime("ts"), cI32("lat_e7"), cI32("lon_e7")
 	p.class, p.aisType = cStr("class"), cU8("ais_type")
-	p.sog, p.cog, p.heading, p.rot = cF32("sog"), cF32("cog"), cF32("heading"), cF32("rot")
-	p.nav, p.acc, p.raim, p.second, p.flags = cU8("nav_status"), cU8("accuracy"), cU8("raim"), cU8("second"), cU16("flags")
+	p.sog, p.cog, p.heading, p.rot = cU16("sog_c"), cU16("cog_c"), cU16("heading_c"), cF32("rot")
+	p.nav, p.acc, p.raim, p.second, p.flags = cU8("nav_status"), cU8("accuracy"), cU8("raim"), cU8("second_c"), cU16("flags")
 	p.alt, p.fix, p.sats, p.hdop = cF32("altitude"), cU8("fix_quality"), cU8("satellites"), cF32("hdop")
-	p.rx = &colRx{colBase: colBase{"rx", "Tuple(DateTime64(3, 'UTC'), String)"}}
+	p.rx = &colRx{colBase: colBase{"rx", "Tuple(Int32, String)"}}
 	p.receivers = cStrs("receivers")
 	p.receivers.typ = "SimpleAggregateFunction(groupUniqArrayArray, Array(String))"
 	b.positions = &block{table: "positions", cols: []column{p.mmsi, p.vessel, p.ts, p.lat, p.lon, p.class, p.aisType,
@@ -273,7 +273,6 @@ func (b *Batch) Add(e *keelson.Event) {
 	ev.boot.v = append(ev.boot.v, e.ID.Boot)
 	ev.seq.v = append(ev.seq.v, e.ID.Seq)
 	ev.kind.v = append(ev.kind.v, b.in(string(e.Kind)))
-	ev.mmsi.v = append(ev.mmsi.v, uint32(e.MMSI))
 	ev.received.v = append(ev.received.v, rxTime)
 	rcv := b.in(receiver(e))
 
@@ -288,58 +287,40 @@ func (b *Batch) Add(e *keelson.Event) {
 		}
 		c.mmsi.v = append(c.mmsi.v, uint32(e.MMSI))
 		c.vessel.v = append(c.vessel.v, b.in(e.Vessel))
-		c.ts.v = append(c.ts.v, broadcastTime(e, p))
+		ts := broadcastTime(e, p)
+		c.ts.v = append(c.ts.v, ts)
 		c.lat.v = append(c.lat.v, lat)
 		c.lon.v = append(c.lon.v, lon)
 		c.class.v = append(c.class.v, b.in(string(p.Class)))
 		c.aisType.v = append(c.aisType.v, e.AISType)
-		c.sog.v = append(c.sog.v, f32(p.SOG))
-		c.cog.v = append(c.cog.v, f32(p.COG))
-		c.heading.v = append(c.heading.v, f32(p.Heading))
+		c.sog.v = append(c.sog.v, hundredths(p.SOG))
+		c.cog.v = append(c.cog.v, hundredths(p.COG))
+		c.heading.v = append(c.heading.v, hundredths(p.Heading))
 		c.rot.v = append(c.rot.v, f32(p.ROT))
 		c.nav.v = append(c.nav.v, p.NavStatus)
 		c.acc.v = append(c.acc.v, b2u(p.Accuracy))
 		c.raim.v = append(c.raim.v, b2u(p.RAIM))
-		c.second.v = append(c.second.v, p.Second)
+		// The AIS second is stored only when it is not ts's own second.
+		sc := p.Second + 1
+		if int64(p.Second) == ((ts/1000)%60+60)%60 {
+			sc = 0
+		}
+		c.second.v = append(c.second.v, sc)
 		c.flags.v = append(c.flags.v, uint16(flags))
 		c.alt.v = append(c.alt.v, f32(p.Altitude))
 		c.fix.v = append(c.fix.v, p.FixQuality)
 		c.sats.v = append(c.sats.v, p.Satellites)
 		c.hdop.v = append(c.hdop.v, f32(p.HDOP))
-		c.rx.t = append(c.rx.t, rxTime)
+		c.rx.t = append(c.rx.t, int32(max(min(rxTime-ts, math.MaxInt32), math.MinInt32)))
 		c.rx.s = append(c.rx.s, rcv)
 		c.receivers.v = append(c.receivers.v, []string{rcv})
+		// Types 19 and 21 carry identity beside the position.
+		if e.Static != nil {
+			b.addStatic(e, e.Static, rxTime, rcv)
+		}
 
 	case e.Kind == keelson.KindStatic && e.Static != nil:
-		s, c := e.Static, &b.st
-		lat, _ := e7(s.Point.Lat())
-		lon, _ := e7(s.Point.Lon())
-		c.mmsi.v = append(c.mmsi.v, uint32(e.MMSI))
-		c.aisType.v = append(c.aisType.v, e.AISType)
-		c.part.v = append(c.part.v, b.in(s.Part))
-		c.content.v = append(c.content.v, staticHash(e, s, lat, lon))
-		c.imo.v = append(c.imo.v, s.IMO)
-		c.callsign.v = append(c.callsign.v, strings.Clone(s.CallSign))
-		c.name.v = append(c.name.v, strings.Clone(s.Name))
-		c.shipType.v = append(c.shipType.v, s.ShipType)
-		c.toBow.v = append(c.toBow.v, s.ToBow)
-		c.toStern.v = append(c.toStern.v, s.ToStern)
-		c.toPort.v = append(c.toPort.v, s.ToPort)
-		c.toStar.v = append(c.toStar.v, s.ToStarboard)
-		c.epfd.v = append(c.epfd.v, s.EPFD)
-		c.eta.v = append(c.eta.v, strings.Clone(s.ETA))
-		c.draught.v = append(c.draught.v, f32(s.Draught))
-		c.dest.v = append(c.dest.v, strings.Clone(s.Destination))
-		c.vendor.v = append(c.vendor.v, strings.Clone(s.VendorID))
-		c.mother.v = append(c.mother.v, uint32(s.MothershipMMSI))
-		c.virt.v = append(c.virt.v, b2u(s.Virtual))
-		c.offp.v = append(c.offp.v, b2u(s.OffPosition))
-		c.lat.v = append(c.lat.v, lat)
-		c.lon.v = append(c.lon.v, lon)
-		c.first.v = append(c.first.v, rxTime)
-		c.last.v = append(c.last.v, rxTime)
-		c.seen.v = append(c.seen.v, 1)
-		c.receivers.v = append(c.receivers.v, []string{rcv})
+		b.addStatic(e, e.Static, rxTime, rcv)
 
 	case e.Kind == keelson.KindObservation && e.Observation != nil:
 		o, c := e.Observation, &b.obs
@@ -450,15 +431,17 @@ func (db *DB) InsertEvents(ctx context.Context, b *Batch, token string) error {
 }
 
 // colRx is the rx Tuple(DateTime64(3, 'UTC'), String) column.
+// rx is (milliseconds from ts to the reception, receiver): its min is the
+// first reception.
 type colRx struct {
 	colBase
-	t []int64
+	t []int32
 	s []string
 }
 
 func (c *colRx) appendNative(d []byte) []byte {
 	for _, x := range c.t {
-		d = binary.LittleEndian.AppendUint64(d, uint64(x))
+		d = binary.LittleEndian.AppendUint32(d, uint32(x))
 	}
 	for _, x := range c.s {
 		d = appendStr(d, x)
@@ -469,7 +452,7 @@ func (c *colRx) appendNative(d []byte) []byte {
 func (c *colRx) values() any {
 	v := make([][]any, len(c.t))
 	for i := range c.t {
-		v[i] = []any{time.UnixMilli(c.t[i]).UTC(), c.s[i]}
+		v[i] = []any{c.t[i], c.s[i]}
 	}
 	return v
 }
@@ -485,4 +468,47 @@ func cloneStrings(s []string) []string {
 		out[i] = strings.Clone(v)
 	}
 	return out
+}
+
+// hundredths stores a quantity in hundredths in a UInt16 (speed in knots,
+// angles in degrees); 65535 is "not available".
+func hundredths(f keelson.Float) uint16 {
+	v := math.Round(float64(f) * 100)
+	if math.IsNaN(v) || v < 0 || v > 65534 {
+		return 65535
+	}
+	return uint16(v)
+}
+
+// addStatic appends one identity/voyage row (types 5, 19, 21, 24).
+func (b *Batch) addStatic(e *keelson.Event, s *keelson.Static, rxTime int64, rcv string) {
+	c := &b.st
+	lat, _ := e7(s.Point.Lat())
+	lon, _ := e7(s.Point.Lon())
+	c.mmsi.v = append(c.mmsi.v, uint32(e.MMSI))
+	c.aisType.v = append(c.aisType.v, e.AISType)
+	c.part.v = append(c.part.v, b.in(s.Part))
+	c.content.v = append(c.content.v, staticHash(e, s, lat, lon))
+	c.imo.v = append(c.imo.v, s.IMO)
+	c.callsign.v = append(c.callsign.v, strings.Clone(s.CallSign))
+	c.name.v = append(c.name.v, strings.Clone(s.Name))
+	c.shipType.v = append(c.shipType.v, s.ShipType)
+	c.toBow.v = append(c.toBow.v, s.ToBow)
+	c.toStern.v = append(c.toStern.v, s.ToStern)
+	c.toPort.v = append(c.toPort.v, s.ToPort)
+	c.toStar.v = append(c.toStar.v, s.ToStarboard)
+	c.epfd.v = append(c.epfd.v, s.EPFD)
+	c.eta.v = append(c.eta.v, strings.Clone(s.ETA))
+	c.draught.v = append(c.draught.v, f32(s.Draught))
+	c.dest.v = append(c.dest.v, strings.Clone(s.Destination))
+	c.vendor.v = append(c.vendor.v, strings.Clone(s.VendorID))
+	c.mother.v = append(c.mother.v, uint32(s.MothershipMMSI))
+	c.virt.v = append(c.virt.v, b2u(s.Virtual))
+	c.offp.v = append(c.offp.v, b2u(s.OffPosition))
+	c.lat.v = append(c.lat.v, lat)
+	c.lon.v = append(c.lon.v, lon)
+	c.first.v = append(c.first.v, rxTime)
+	c.last.v = append(c.last.v, rxTime)
+	c.seen.v = append(c.seen.v, 1)
+	c.receivers.v = append(c.receivers.v, []string{rcv})
 }
