@@ -60,6 +60,13 @@ func (r *Reader) each(ctx context.Context, sql string, p Params, scan func(rows 
 	defer rows.Close()
 	for rows.Next() {
 		if err := scan(rows); err != nil {
+			if errors.Is(err, ErrStop) {
+				// Read the few rows a LIMIT leaves to the end of the
+				// stream rather than cancel the query (cancelling an
+				// embedded query mid-stream can stall the engine).
+				for n := 0; n < 100_000 && rows.Next(); n++ {
+				}
+			}
 			return err
 		}
 	}
