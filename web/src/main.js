@@ -504,9 +504,17 @@ async function loadTrack() {
     if (selected !== mmsi) return;
     const lines = lineStrings(gj);
     if (trackLayer) map.removeLayer(trackLayer);
-    trackLayer = L.featureGroup(lines.map((c) => L.polyline(c.map(([lon, lat]) => [lat, lon]), {
+    const layers = lines.map((c) => L.polyline(c.map(([lon, lat]) => [lat, lon]), {
       pane: "track", color: "#0b3d91", weight: 3, opacity: 0.85, className: "track",
-    }))).addTo(map);
+    }));
+    // Dots at the reports, so that a short track is seen too.
+    const pts = lines.flat();
+    if (pts.length <= 2000) {
+      for (const [lon, lat] of pts) {
+        layers.push(L.circleMarker([lat, lon], { pane: "track", radius: 3, color: "#0b3d91", weight: 1, fillColor: "#ffd23f", fillOpacity: 1, interactive: false }));
+      }
+    }
+    trackLayer = L.featureGroup(layers).addTo(map);
     // A track of one point has no line: the API says how many points it has.
     const n = Math.max(lines.reduce((a, c) => a + c.length, 0), Number(gj?.properties?.points) || 0);
     $("trackinfo").textContent = n ? `${n} points in the last ${hours} h` : `no positions in the last ${hours} h`;
