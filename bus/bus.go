@@ -352,7 +352,8 @@ type WriterOptions struct {
 // message names its topic) with RequiredAcks set explicitly to RequireAll
 // (kafka-go's default acknowledges nothing), the Murmur2 balancer (the Java
 // client's partitioning, so each key keeps to one partition) and zstd
-// compression. Topics are created on demand if the broker allows it.
+// compression (with a 1 MiB window: see installCompactZstd). Topics are
+// created on demand if the broker allows it.
 func (c *Config) NewWriter(topic string, opts ...WriterOptions) (*kafka.Writer, error) {
 	var o WriterOptions
 	if len(opts) > 0 {
@@ -362,6 +363,7 @@ func (c *Config) NewWriter(topic string, opts ...WriterOptions) (*kafka.Writer, 
 	if err != nil {
 		return nil, err
 	}
+	installCompactZstd()
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000
 	}

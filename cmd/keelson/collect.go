@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,7 @@ func runCollect(ctx context.Context, args []string, io stdio) error {
 		metrics   string
 		logLevel  string
 		logFormat string
+		memLimit  int
 	)
 	cfg.Kafka.RegisterFlags(fs.FlagSet)
 	fs.Var(&inputs, "input", "input URL, optionally NAME=URL (repeatable): udp://:10110, tcp://host:port, tcp-listen://:port, serial:///dev/ttyUSB0?baud=38400, file://path?speed=1&loop=false&shift=now, stdin")
@@ -49,6 +51,7 @@ func runCollect(ctx context.Context, args []string, io stdio) error {
 	fs.IntVar(&cfg.SendEvents, "send-events", 10000, "most events per Kafka write")
 	fs.DurationVar(&cfg.SendLinger, "send-linger", 200*time.Millisecond, "wait this long for more spooled events to fill a Kafka write (negative: no wait)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 5*time.Second, "bound on the flush at SIGTERM")
+	fs.IntVar(&memLimit, "memory-limit", 28, "soft memory limit in MiB for the Go runtime (0: none; GOMEMLIMIT wins)")
 	fs.StringVar(&metrics, "metrics-addr", "", "serve Prometheus metrics on this host:port (/metrics)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
@@ -69,6 +72,10 @@ func runCollect(ctx context.Context, args []string, io stdio) error {
 	}
 	log := slog.New(h).With("component", "collect")
 
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && memLimit > 0 {
+		// a small onboard computer: keep the heap tight (GC works harder)
+		debug.SetMemoryLimit(int64(memLimit) << 20)
+	}
 	for _, s := range inputs {
 		spec, err := ingest.ParseInput(s)
 		if err != nil {

@@ -1,0 +1,91 @@
+package bus
+
+import (
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/segmentio/kafka-go/compress"
+)
+
+// kafka-go compresses with codecs from one process-wide table. Its zstd
+// codec keeps the encoder's default 8 MiB window per concurrently
+// compressed batch: 32 MB of history for four partitions, most of a small
+// onboard computer's memory budget. A produce batch is at most about
+// 1 MiB, so a 1 MiB window compresses the same; installCompactZstd swaps
+// in such a codec (same format, same level) once per process, the first
+// time a writer is made. Decompression is unchanged.
+var installZstd sync.Once
+
+func installCompactZstd() {
+	installZstd.Do(func() {
+		compress.Codecs[compress.Zstd] = &compactZstd{}
+	})
+}
+
+// compactZstd is a kafka-go compress.Codec for zstd with a 1 MiB window.
+type compactZstd struct{ pool sync.Pool }
+
+var _ compress.Codec = (*compactZstd)(nil)
+
+func (c *compactZstd) Code() int8   { return compress.ZstdCodec.Code() }
+func (c *compactZstd) Name() string { return compress.ZstdCodec.Name() }
+
+// NewReader uses kafka-go's reader.
+func (c *compactZstd) NewReader(r io.Reader) io.ReadCloser { return compress.ZstdCodec.NewReader(r) }
+
+// NewWriter returns a pooled encoder writing to w.
+func (c *compactZstd) NewWriter(w io.Writer) io.WriteCloser {
+	enc, _ := c.pool.Get().(*zstd.Encoder)
+	if enc == nil {
+		var err error
+		enc, err = zstd.NewWriter(w,
+			zstd.WithEncoderLevel(zstd.SpeedDefault),
+			zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(1<<20),
+			zstd.WithZeroFrames(true),
+			zstd.WithLowerEncoderMem(true),
+		)
+		if err != nil {
+			return &zstdWriter{err: err}
+		}
+	} else {
+		enc.Reset(w)
+	}
+	return &zstdWriter{c: c, enc: enc}
+}
+
+type zstdWriter struct {
+	c   *compactZstd
+	enc *zstd.Encoder
+	err error
+}
+
+func (w *zstdWriter) Write(b []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	return w.enc.Write(b)
+}
+
+// ReadFrom lets io.Copy stream without an intermediate buffer.
+func (w *zstdWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	return w.enc.ReadFrom(r)
+}
+
+func (w *zstdWriter) Close() error {
+	if w.enc == nil {
+		return w.err
+	}
+	err := w.enc.Close()
+	w.enc.Reset(nil)
+	w.c.pool.Put(w.enc)
+	w.enc = nil
+	if err == nil {
+		err = w.err
+	}
+	return err
+}
