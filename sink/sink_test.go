@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -194,4 +195,32 @@ type tWriter struct{ t testing.TB }
 func (w tWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
+}
+
+// The sink's decoder agrees with encoding/json on the event schema
+// (including "absent is not available" defaults).
+func TestDecodeMatchesEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	p := positionEvent("c", 1, 219000001, at)
+	p.Position.SOG = keelson.NA
+	st := keelson.Event{V: 1, ID: keelson.EventID{Collector: "c", Boot: 1, Seq: 2}, Kind: keelson.KindStatic, Received: at,
+		MMSI: 219000001, AISType: 5, Static: &keelson.Static{Name: "X", Draught: keelson.NA}, AIS: keelson.RawJSON(`{"type":5}`)}
+	for _, e := range []keelson.Event{p, st} {
+		b := e.AppendJSON(nil)
+		var want, got keelson.Event
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := decodeMessage(&got, b); err != nil {
+			t.Fatal(err)
+		}
+		wb, _ := json.Marshal(want)
+		gb, _ := json.Marshal(got)
+		if string(wb) != string(gb) {
+			t.Errorf("decoded differently:\n got %s\nwant %s", gb, wb)
+		}
+		if got.Kind == keelson.KindPosition && (got.Position.SOG.Valid() || got.Position.Altitude.Valid()) {
+			t.Errorf("absent SOG/altitude not NA: %+v", got.Position)
+		}
+	}
 }
