@@ -21,6 +21,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"gopkg.in/yaml.v3"
 
 	"github.com/keelson/keelson"
 	"github.com/keelson/keelson/bus"
@@ -739,5 +740,34 @@ func TestConfigValidate(t *testing.T) {
 		if err := c.Validate(); !errors.Is(err, ingest.ErrConfig) || !strings.Contains(err.Error(), "-input") {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestSampleConfig checks that the sample config of docs/collector.md
+// names valid inputs.
+func TestSampleConfig(t *testing.T) {
+	b, err := os.ReadFile("testdata/collect.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf struct {
+		Input []string `yaml:"input"`
+	}
+	if err := yaml.Unmarshal(b, &conf); err != nil {
+		t.Fatal(err)
+	}
+	if len(conf.Input) != 5 {
+		t.Fatalf("%d inputs", len(conf.Input))
+	}
+	kinds := map[ingest.InputKind]bool{}
+	for _, s := range conf.Input {
+		spec, err := ingest.ParseInput(s)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		kinds[spec.Kind] = true
+	}
+	if len(kinds) != 4 {
+		t.Errorf("sample covers %d input kinds, want 4", len(kinds))
 	}
 }
