@@ -166,4 +166,3 @@ func FuzzLineReader(f *testing.F) {
 		}
 	})
 }
-
