@@ -110,7 +110,7 @@ func (s *Server) latestFromStore(r *http.Request, k *Key, q storage.LatestQuery,
 
 // GET /v1/vessels/{mmsi}
 func (s *Server) handleVessel(w http.ResponseWriter, r *http.Request, k *Key) error {
-	q, err := newQuery(r.URL.Query(), "format")
+	q, err := newQuery(r.URL.RawQuery, "format")
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,8 @@ func (s *Server) handleVessel(w http.ResponseWriter, r *http.Request, k *Key) er
 	var ok bool
 	if s.useIndex(k) {
 		v, ok = s.index.Get(m)
-	} else {
+	}
+	if !ok { // not in the index (delayed key, or a station without a vessel's latest position)
 		v, err = s.store.Vessel(r.Context(), m, k.Scope.cutoff(s.now()))
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return err
@@ -155,7 +156,7 @@ func (s *Server) handleVessel(w http.ResponseWriter, r *http.Request, k *Key) er
 
 // GET /v1/vessels
 func (s *Server) handleVessels(w http.ResponseWriter, r *http.Request, k *Key) error {
-	q, err := newQuery(r.URL.Query(), "bbox", "ship_type", "updated_since", "limit", "cursor", "format")
+	q, err := newQuery(r.URL.RawQuery, "bbox", "ship_type", "updated_since", "limit", "cursor", "format")
 	if err != nil {
 		return err
 	}
@@ -222,7 +223,7 @@ func (s *Server) handleVessels(w http.ResponseWriter, r *http.Request, k *Key) e
 
 // GET /v1/vessels/near
 func (s *Server) handleNear(w http.ResponseWriter, r *http.Request, k *Key) error {
-	q, err := newQuery(r.URL.Query(), "lat", "lon", "radius_m", "limit", "ship_type", "format")
+	q, err := newQuery(r.URL.RawQuery, "lat", "lon", "radius_m", "limit", "ship_type", "format")
 	if err != nil {
 		return err
 	}
@@ -296,7 +297,7 @@ func (s *Server) handleNear(w http.ResponseWriter, r *http.Request, k *Key) erro
 
 // GET /v1/vessels/{mmsi}/track
 func (s *Server) handleTrack(w http.ResponseWriter, r *http.Request, k *Key) error {
-	q, err := newQuery(r.URL.Query(), "from", "to", "simplify", "resample", "max_gap", "format")
+	q, err := newQuery(r.URL.RawQuery, "from", "to", "simplify", "resample", "max_gap", "format")
 	if err != nil {
 		return err
 	}
@@ -462,6 +463,7 @@ func (a *areaFilter) intersect(b orb.Bound) {
 func (a *areaFilter) addPolygon(mp orb.MultiPolygon) {
 	a.polys = append(a.polys, mp)
 	a.intersect(mp.Bound())
+	a.area.Polygons = a.polys
 }
 
 // area builds the area filter of a request from bbox, an optional polygon
@@ -551,7 +553,7 @@ func jsonErrText(err error) string {
 
 // GET|POST /v1/positions
 func (s *Server) handlePositions(w http.ResponseWriter, r *http.Request, k *Key) error {
-	q, err := newQuery(r.URL.Query(), "bbox", "from", "to", "mmsi", "ship_type", "limit", "cursor", "format")
+	q, err := newQuery(r.URL.RawQuery, "bbox", "from", "to", "mmsi", "ship_type", "limit", "cursor", "format")
 	if err != nil {
 		return err
 	}
@@ -600,10 +602,9 @@ func (s *Server) handlePositions(w http.ResponseWriter, r *http.Request, k *Key)
 	}
 	mm, any := k.Scope.filterMMSIs(mm)
 	none := tr.empty || a.empty || !any
-	pq := storage.PositionQuery{From: tr.from, To: tr.to, Area: a.area, MMSIs: mm, ShipTypes: types, After: after}
-	if len(a.polys) == 0 {
-		pq.Limit = limit + 1 // exact filter in SQL; else rows are filtered here
-	}
+	// The polygons are applied in SQL and again here (the same test as the
+	// index's), so a page never holds a point outside them.
+	pq := storage.PositionQuery{From: tr.from, To: tr.to, Area: a.area, MMSIs: mm, ShipTypes: types, After: after, Limit: limit + 1}
 	return writeList(s, w, "positions", positionTable, f, limit, func(emit func(*storage.PositionRow) error) error {
 		if none {
 			return nil
@@ -621,7 +622,7 @@ var vesselName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
 
 // GET /v1/observations
 func (s *Server) handleObservations(w http.ResponseWriter, r *http.Request, k *Key) error {
-	q, err := newQuery(r.URL.Query(), "bbox", "from", "to", "mmsi", "vessel", "quantity", "limit", "cursor", "format")
+	q, err := newQuery(r.URL.RawQuery, "bbox", "from", "to", "mmsi", "vessel", "quantity", "limit", "cursor", "format")
 	if err != nil {
 		return err
 	}
@@ -664,10 +665,7 @@ func (s *Server) handleObservations(w http.ResponseWriter, r *http.Request, k *K
 	}
 	mm, any := k.Scope.filterMMSIs(mm)
 	none := tr.empty || a.empty || !any
-	oq := storage.ObservationQuery{From: tr.from, To: tr.to, Area: a.area, MMSIs: mm, After: after}
-	if len(a.polys) == 0 {
-		oq.Limit = limit + 1
-	}
+	oq := storage.ObservationQuery{From: tr.from, To: tr.to, Area: a.area, MMSIs: mm, After: after, Limit: limit + 1}
 	return writeList(s, w, "observations", observationTable, f, limit, func(emit func(*obsRow) error) error {
 		if none {
 			return nil

@@ -65,7 +65,7 @@ func (ix *Index) Put(v *storage.VesselRow) {
 	defer ix.mu.Unlock()
 	cur := ix.vessels[v.MMSI]
 	if cur == nil {
-		cur = &storage.VesselRow{MMSI: v.MMSI}
+		cur = &storage.VesselRow{MMSI: v.MMSI, Draught: keelson.NA}
 		ix.vessels[v.MMSI] = cur
 	}
 	if !v.StaticTime.IsZero() && !v.StaticTime.Before(cur.StaticTime) {

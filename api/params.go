@@ -28,7 +28,11 @@ type query struct {
 	v url.Values
 }
 
-func newQuery(v url.Values, allowed ...string) (query, error) {
+func newQuery(raw string, allowed ...string) (query, error) {
+	v, err := url.ParseQuery(raw)
+	if err != nil {
+		return query{}, badParam("query", "malformed query string (escape ';', '%%' and '&' inside values)")
+	}
 	for k, vals := range v {
 		if !slices.Contains(allowed, k) {
 			return query{}, badParam(k, "unknown parameter (allowed: %s)", strings.Join(allowed, ", "))

@@ -55,14 +55,16 @@ type Registry interface {
 type Config struct {
 	Store Store    // required
 	Keys  KeyStore // required
-	// Feed, when set, keeps the index current and feeds /v1/stream; without
-	// it the index polls Store.Latest every Poll and /v1/stream answers 503.
-	Feed     Feed
-	Poll     time.Duration // index poll interval without a Feed; default 2s
-	Logger   *slog.Logger  // default: discard
-	Registry Registry      // default: a new registry
-	Now      func() time.Time
-	Web      http.Handler // served at / when set (the map page)
+	// Feed, when set, feeds /v1/stream and keeps the index current between
+	// polls; without it /v1/stream answers 503.
+	Feed Feed
+	// Poll is how often the index reads the positions newer than it holds
+	// from storage (always, with or without a Feed); default 2s.
+	Poll     time.Duration
+	Logger   *slog.Logger     // default: discard
+	Registry Registry         // default: a new registry
+	Now      func() time.Time // the clock of data cutoffs (delays, default ranges); default time.Now
+	Web      http.Handler     // served at / when set (the map page)
 
 	Rate          float64       // default requests per second per key; default 20
 	Burst         int           // default token bucket size per key; default 40
@@ -171,7 +173,7 @@ func New(cfg Config) (*Server, error) {
 		mux:      http.NewServeMux(),
 		limiters: map[string]*rate.Limiter{},
 	}
-	s.keys = newKeyCache(cfg.Keys, cfg.KeyCacheTTL, cfg.Now)
+	s.keys = newKeyCache(cfg.Keys, cfg.KeyCacheTTL, time.Now) // real time, whatever Now says
 	s.hub.clients = map[*streamClient]struct{}{}
 	reg := cfg.Registry
 	s.m = metrics{
@@ -203,7 +205,37 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Handler returns the HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := s.mux.Handler(r)
+		if pattern != "" {
+			s.mux.ServeHTTP(w, r)
+			return
+		}
+		// No route: answer in the one error shape, keeping the mux's
+		// status (404, or 405 with its Allow header).
+		rec := &headerRecorder{h: http.Header{}}
+		h.ServeHTTP(rec, r)
+		if a := rec.h.Get("Allow"); a != "" {
+			w.Header().Set("Allow", a)
+		}
+		if rec.code == http.StatusMethodNotAllowed {
+			writeError(w, rec.code, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path)
+			return
+		}
+		writeError(w, http.StatusNotFound, "not_found", "no such path: "+r.URL.Path)
+	})
+}
+
+// headerRecorder captures the status and headers of the mux's own answer.
+type headerRecorder struct {
+	h    http.Header
+	code int
+}
+
+func (r *headerRecorder) Header() http.Header         { return r.h }
+func (r *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *headerRecorder) WriteHeader(code int)        { r.code = code }
 
 // Index returns the in-memory latest-position index.
 func (s *Server) Index() *Index { return s.index }
@@ -234,6 +266,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.cfg.Feed == nil {
 		return s.poll(ctx)
 	}
+	// Polling storage keeps the index right when the feed lags or fails.
+	done := make(chan struct{})
+	go func() { s.poll(ctx); close(done) }()
 	for ctx.Err() == nil {
 		err := s.cfg.Feed(ctx, func(ev *keelson.Event) {
 			s.index.Apply(ev)
@@ -251,6 +286,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	s.hub.closeAll()
+	<-done
 	return nil
 }
 
@@ -356,7 +392,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (Key, error) 
 		return Key{}, err
 	}
 	lim := s.limiter(&k)
-	now := s.cfg.Now()
+	now := time.Now() // buckets refill in real time, whatever Config.Now says
 	ok = lim.AllowN(now, 1)
 	tokens := lim.TokensAt(now)
 	hd := w.Header()

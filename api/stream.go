@@ -93,7 +93,7 @@ func splitList(s string) []string {
 
 // GET /v1/stream: live positions as Server-Sent Events.
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, k *Key) error {
-	q, err := newQuery(r.URL.Query(), "bbox", "mmsi")
+	q, err := newQuery(r.URL.RawQuery, "bbox", "mmsi")
 	if err != nil {
 		return err
 	}

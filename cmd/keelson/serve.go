@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/keelson/keelson/api"
+	"github.com/keelson/keelson/bus"
+	"github.com/keelson/keelson/storage"
+	"github.com/keelson/keelson/web"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/segmentio/kafka-go"
+)
+
+// runServe runs the query API (and the map page) until ctx ends.
+func runServe(ctx context.Context, args []string, io stdio) error {
+	fs := newFlagSet("serve", "serve [-listen :8080] [-clickhouse URL] [-brokers host:9092]", io.err)
+	var (
+		listen, chURL, group, logLevel, logFormat string
+		stream, noWeb                             bool
+		cfg                                       api.Config
+		lim                                       storage.QueryLimits
+		kafkaCfg                                  bus.Config
+		shutdown                                  time.Duration
+	)
+	fs.StringVar(&listen, "listen", ":8080", "host:port of the HTTP server")
+	fs.StringVar(&chURL, "clickhouse", "clickhouse://127.0.0.1:9000/keelson", "ClickHouse URL: clickhouse://user:password@host:9000/db (use a read-only user) or chdb:///dir (embedded)")
+	fs.BoolVar(&stream, "stream", true, "serve /v1/stream and update the index from Kafka (its own consumer group)")
+	fs.StringVar(&group, "group", "", "Kafka consumer group of the live stream; give every API instance its own (default keelson-api-HOSTNAME)")
+	fs.BoolVar(&noWeb, "no-web", false, "do not serve the map page at /")
+	fs.DurationVar(&cfg.Poll, "poll", 2*time.Second, "how often the in-memory index reads new positions from storage")
+	fs.Float64Var(&cfg.Rate, "rate", 20, "default requests per second per key (a key's scope may set its own)")
+	fs.IntVar(&cfg.Burst, "burst", 40, "default token bucket size per key")
+	fs.IntVar(&cfg.DefaultPage, "page", 1000, "rows per page when limit is not given")
+	fs.IntVar(&cfg.MaxPage, "max-page", 10000, "largest page for keys without export rights")
+	fs.IntVar(&cfg.ExportMaxRows, "export-max-rows", 10_000_000, "largest export (keys with export rights)")
+	fs.DurationVar(&cfg.MaxRange, "max-range", 31*24*time.Hour, "longest time range of one request")
+	fs.DurationVar(&cfg.KeyCacheTTL, "key-cache", 30*time.Second, "how long a key lookup is cached (revocation delay)")
+	fs.DurationVar(&lim.MaxExecutionTime, "query-timeout", 10*time.Second, "ClickHouse max_execution_time per query")
+	fs.Uint64Var(&lim.MaxRowsToRead, "max-rows-to-read", 200_000_000, "ClickHouse max_rows_to_read per query")
+	fs.Uint64Var(&lim.MaxResultRows, "max-result-rows", 20_000_000, "ClickHouse max_result_rows per query")
+	fs.Uint64Var(&lim.MaxMemoryUsage, "max-memory", 2<<30, "ClickHouse max_memory_usage per query, bytes")
+	fs.DurationVar(&shutdown, "shutdown-timeout", 10*time.Second, "bound on draining requests at SIGTERM")
+	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	kafkaCfg.RegisterFlags(fs.FlagSet)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	log, err := serveLogger(io, logLevel, logFormat)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log = log.With("component", "serve")
+	if stream {
+		if err := kafkaCfg.Validate(); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		if group == "" {
+			h, _ := os.Hostname()
+			group = "keelson-api-" + h
+		}
+		rc := kafkaCfg.ReaderConfig(group, bus.TopicEvents)
+		rc.StartOffset = kafka.LastOffset
+		cfg.Feed = api.KafkaFeed(rc)
+	}
+	db, err := storage.Open(ctx, chURL, storage.Options{ReadOnly: true, Logger: log})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer db.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Store, cfg.Keys, cfg.Logger, cfg.Registry = db.Reader(lim), db, log, reg
+	if !noWeb {
+		cfg.Web = web.Handler()
+	}
+	srv, err := api.New(cfg)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("serve: -listen: %w", err)
+	}
+	return serveHTTP(ctx, log, srv, ln, shutdown)
+}
+
+// serveHTTP runs srv on ln until ctx ends, then drains for at most timeout.
+func serveHTTP(ctx context.Context, log *slog.Logger, srv *api.Server, ln net.Listener, timeout time.Duration) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runDone := make(chan error, 1)
+	go func() { runDone <- srv.Run(ctx) }()
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("serving", "addr", ln.Addr().String())
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), timeout)
+	defer scancel()
+	_ = hs.Shutdown(sctx)
+	cancel()
+	<-runDone
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// serveLogger makes the command's logger from -log-level and -log-format.
+func serveLogger(io stdio, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	hopts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(io.err, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(io.err, hopts)), nil
+	}
+	return nil, fmt.Errorf("-log-format %q: want text or json", format)
+}
