@@ -411,28 +411,87 @@ func decimal6(v float64) (int64, bool) {
 }
 
 func appendDecimal6(b []byte, n int64) []byte {
-	if n < 0 {
-		b = append(b, '-')
+	neg := n < 0
+	if neg {
 		n = -n
 	}
 	u := uint64(n)
 	ip, frac := u/1e6, u%1e6
-	b = appendSmallUint(b, ip)
-	if frac == 0 {
-		return b
+	f := 0 // fraction digits, trailing zeros trimmed
+	if frac != 0 {
+		f = 6
+		for frac%10 == 0 {
+			frac /= 10
+			f--
+		}
 	}
-	// Six fraction digits, two at a time, then trailing zeros trimmed.
-	var d [7]byte
-	d[0] = '.'
-	f1, f2, f3 := frac/10000, frac/100%100, frac%100
-	d[1], d[2] = digits2[2*f1], digits2[2*f1+1]
-	d[3], d[4] = digits2[2*f2], digits2[2*f2+1]
-	d[5], d[6] = digits2[2*f3], digits2[2*f3+1]
-	k := 7
-	for d[k-1] == '0' {
-		k--
+	return appendFixed(b, neg, ip, frac, f)
+}
+
+// appendFixed appends [-]ip[.frac], frac written as f digits (zero
+// padded on the left), in place: no temporary buffer, no copy.
+func appendFixed(b []byte, neg bool, ip, frac uint64, f int) []byte {
+	total := decimalLen(ip)
+	if neg {
+		total++
 	}
-	return append(b, d[:k]...)
+	if f > 0 {
+		total += 1 + f
+	}
+	l := len(b)
+	b = extend(b, total)
+	o := b[l:]
+	if neg {
+		o[0] = '-'
+		o = o[1:]
+	}
+	if f > 0 {
+		k := len(o) - f
+		putDigits(o[k:], frac)
+		o[k-1] = '.'
+		o = o[:k-1]
+	}
+	putDigits(o, ip)
+	return b
+}
+
+// extend returns b grown by n bytes (to be written by the caller).
+func extend(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b[:len(b)+n]
+	}
+	return append(b, make([]byte, n)...)
+}
+
+// decimalLen returns the number of decimal digits of u (1 for 0).
+func decimalLen(u uint64) int {
+	t := mathbits.Len64(u) * 1233 >> 12
+	if u >= pow10u[t] {
+		t++
+	}
+	if t == 0 {
+		return 1
+	}
+	return t
+}
+
+// putDigits writes the low len(d) decimal digits of v into d (zero padded
+// on the left), two at a time, and returns v without them.
+func putDigits(d []byte, v uint64) uint64 {
+	i := len(d)
+	for i >= 2 {
+		q := v / 100
+		r := v - q*100
+		d[i-2], d[i-1] = digits2[2*r], digits2[2*r+1]
+		v = q
+		i -= 2
+	}
+	if i == 1 {
+		q := v / 10
+		d[0] = byte('0' + v - q*10)
+		v = q
+	}
+	return v
 }
 
 // appendSmallUint appends u in decimal, two digits at a time.
@@ -440,23 +499,13 @@ func appendSmallUint(b []byte, u uint64) []byte {
 	if u < 10 {
 		return append(b, byte('0'+u))
 	}
-	var d [20]byte
-	i := len(d)
-	for u >= 100 {
-		q := u / 100
-		r := u - q*100
-		i -= 2
-		d[i], d[i+1] = digits2[2*r], digits2[2*r+1]
-		u = q
+	if u < 100 {
+		return append(b, digits2[2*u], digits2[2*u+1])
 	}
-	if u >= 10 {
-		i -= 2
-		d[i], d[i+1] = digits2[2*u], digits2[2*u+1]
-	} else {
-		i--
-		d[i] = byte('0' + u)
-	}
-	return append(b, d[i:]...)
+	l := len(b)
+	b = extend(b, decimalLen(u))
+	putDigits(b[l:], u)
+	return b
 }
 
 // appendPoint appends an orb.Point as encoding/json does: [lon,lat].
@@ -564,9 +613,11 @@ func appendJSONString(b []byte, s string, escapeHTML bool) []byte {
 // 1e-3 <= |v| < 1e9 and not more than 17 significant digits: the range of
 // coordinates, speeds and courses. It reports false (and appends nothing)
 // outside that range or when it cannot be sure, and the caller falls back
-// to strconv. The digits are found with exact 128-bit integer arithmetic:
-// the nearest 15-, 16- then 17-digit decimal to v is checked against v's
-// rounding interval.
+// to strconv. The digits are found with exact 128-bit integer arithmetic
+// from one product P = m * 10^k (v = m * 2^-s): the nearest 17-digit
+// decimal D17 = round(P / 2^s), and from it the nearest 15- and 16-digit
+// ones, each checked against v's rounding interval; the first that lies in
+// it is the shortest (17 digits always do).
 func shortestFloat(b []byte, v float64) ([]byte, bool) {
 	neg := v < 0
 	if neg {
@@ -588,38 +639,59 @@ func shortestFloat(b []byte, v float64) ([]byte, bool) {
 	if e10+4 < len(pow10) && v >= pow10[e10+4] {
 		e10++
 	}
-	base := e10
-	for L := 15; L <= 17; L++ {
-		e10 := base
-		for try := 0; try < 2; try++ {
-			k := L - 1 - e10 // D = round(v * 10^k), 7 <= k <= 20
-			if k < 0 || k > 19 {
+	for try := 0; try < 2; try++ {
+		k := 16 - e10 // D17 = round(v * 10^k), 7 <= k <= 19
+		if k < 0 || k > 19 {
+			return b, false
+		}
+		p10 := pow10u[k]
+		phi, plo := mul64(m, p10) // P = m * 10^k < 2^53 * 10^19 < 2^117
+		if phi>>shift != 0 {
+			return b, false
+		}
+		x := phi<<(64-shift) | plo>>shift // floor(P / 2^s)
+		rem := plo & (1<<shift - 1)
+		half := uint64(1) << (shift - 1)
+		d17 := x
+		switch {
+		case rem > half:
+			d17++
+		case rem == half:
+			return b, false // an exact tie: left to strconv
+		}
+		if d17 >= pow10u[17] {
+			e10++
+			continue
+		}
+		if d17 < pow10u[16] {
+			e10--
+			continue
+		}
+		// The nearest 15- and 16-digit decimals, round(P / 2^s / 100) and
+		// round(P / 2^s / 10), are floor((x + 50) / 100) and
+		// floor((x + 5) / 10); exact ties (x ends in 50 or 5 and rem is 0)
+		// are left to strconv. A candidate d*100 or d*10 round-trips iff it
+		// is within half a unit of v at the scale of D17.
+		for _, c := range [2]struct {
+			L    int
+			unit uint64
+		}{{15, 100}, {16, 10}} {
+			d := (x + c.unit/2) / c.unit
+			if rem == 0 && x-(x/c.unit)*c.unit == c.unit/2 {
 				return b, false
 			}
-			// P = m * 10^k (< 2^53 * 10^19 < 2^117)
-			phi, plo := mul64(m, pow10u[k])
-			// D = round(P / 2^shift), exact ties reported.
-			d, tie := roundShift(phi, plo, shift)
-			if tie {
-				return b, false
-			}
-			if d >= pow10u[L] {
-				e10++
-				continue
-			}
-			if d < pow10u[L-1] {
-				e10--
-				continue
-			}
-			ok, sure := roundTrips(d, shift, phi, plo, pow10u[k])
-			if !sure {
+			ok, sure := roundTrips(d*c.unit, shift, phi, plo, p10)
+			if !sure || ok && d >= pow10u[c.L] {
 				return b, false
 			}
 			if ok {
-				return appendDigits(b, neg, d, L, e10), true
+				return appendDigits(b, neg, d, c.L, e10), true
 			}
-			break
 		}
+		if ok, sure := roundTrips(d17, shift, phi, plo, p10); !ok || !sure {
+			return b, false
+		}
+		return appendDigits(b, neg, d17, 17, e10), true
 	}
 	return b, false
 }
@@ -673,53 +745,31 @@ func roundTrips(d uint64, s uint, phi, plo, p10 uint64) (ok, sure bool) {
 		dlo, borrow = mathbits.Sub64(alo, plo, 0)
 		dhi, _ = mathbits.Sub64(ahi, phi, borrow)
 	}
-	if dhi != 0 || dlo >= 1<<62 {
+	if dhi != 0 {
 		return false, true
 	}
-	twice := dlo * 2
-	if twice == p10 {
+	half := p10 / 2 // p10 = 10^k, k >= 1: even
+	if dlo == half {
 		return false, false
 	}
-	return twice < p10, true
+	return dlo < half, true
 }
 
 // appendDigits writes the L-digit integer d scaled so that its leading
 // digit has decimal exponent e10, in 'f' form without trailing zeros.
 func appendDigits(b []byte, neg bool, d uint64, L, e10 int) []byte {
-	var digits [20]byte
-	i := L
-	for ; i >= 2; i -= 2 {
-		q := d / 100
-		r := d - q*100
-		digits[i-2], digits[i-1] = digits2[2*r], digits2[2*r+1]
-		d = q
-	}
-	if i == 1 {
-		digits[0] = byte('0' + d)
-	}
-	n := L
-	for n > 1 && digits[n-1] == '0' {
+	n := L // significant digits, trailing zeros trimmed
+	for n > 1 && d%10 == 0 {
+		d /= 10
 		n--
 	}
-	if neg {
-		b = append(b, '-')
+	if e10 < 0 { // 0.000ddd
+		return appendFixed(b, neg, 0, d, n-e10-1)
 	}
-	if e10 >= 0 {
-		intDigits := e10 + 1
-		if n <= intDigits {
-			b = append(b, digits[:n]...)
-			for i := n; i < intDigits; i++ {
-				b = append(b, '0')
-			}
-			return b
-		}
-		b = append(b, digits[:intDigits]...)
-		b = append(b, '.')
-		return append(b, digits[intDigits:n]...)
+	intDigits := e10 + 1
+	if n <= intDigits { // ddd000
+		return appendFixed(b, neg, d*pow10u[intDigits-n], 0, 0)
 	}
-	b = append(b, '0', '.')
-	for i := 0; i < -e10-1; i++ {
-		b = append(b, '0')
-	}
-	return append(b, digits[:n]...)
+	f := n - intDigits
+	return appendFixed(b, neg, d/pow10u[f], d%pow10u[f], f)
 }

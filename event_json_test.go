@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -368,6 +369,48 @@ func TestAppendJSONTime(t *testing.T) {
 		}
 		if got := appendJSONTime(nil, tm); string(got) != string(want) {
 			t.Fatalf("%v: got %s want %s", tm, got, want)
+		}
+	}
+}
+
+// TestCoordinateFloats: every AIS coordinate (raw 1/600000 degree, as
+// decode/ais scales it) is written as strconv and encoding/json write it. A
+// random sample of the 28-bit range by default; the whole range with
+// KEELSON_EXHAUSTIVE=1 (about a minute of one core).
+func TestCoordinateFloats(t *testing.T) {
+	check := func(raw int64) {
+		v := float64(raw) / 600000
+		want := strconv.AppendFloat(nil, v, 'f', -1, 64)
+		if got := appendJSONFloat(nil, v); string(got) != string(want) {
+			t.Fatalf("raw %d (%v): got %s want %s", raw, v, got, want)
+		}
+	}
+	if os.Getenv("KEELSON_EXHAUSTIVE") != "" {
+		for raw := int64(-1 << 27); raw < 1<<27; raw++ {
+			check(raw)
+		}
+		return
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 1000000 {
+		check(r.Int64N(1<<28) - 1<<27)
+	}
+	for raw := int64(-100000); raw <= 100000; raw++ { // near zero: 0.000ddd
+		check(raw)
+	}
+	for _, raw := range []int64{108600000, 54600000, -108000000, 108000000, -54000000, 54000000, 1<<27 - 1, -1 << 27} {
+		check(raw)
+	}
+}
+
+// TestTenthsFloats: speeds and courses (raw 1/10) and headings.
+func TestTenthsFloats(t *testing.T) {
+	for raw := int64(-40000); raw <= 40000; raw++ {
+		for _, v := range []float64{float64(raw) / 10, float64(raw) / 100, float64(raw)} {
+			want := strconv.AppendFloat(nil, v, 'f', -1, 64)
+			if got := appendFloat(nil, Float(v)); string(got) != string(want) {
+				t.Fatalf("%v: got %s want %s", v, got, want)
+			}
 		}
 	}
 }

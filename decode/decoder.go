@@ -134,6 +134,13 @@ type Decoder struct {
 	talkers      [64]talkerEntry
 	lost         uint64
 	stats        counters
+	// spare holds payload structs that Fill dropped from an event (nobody
+	// else holds them: see Fill), for the next event that needs one.
+	spare struct {
+		pos *keelson.Position
+		st  *keelson.Static
+		obs *keelson.Observation
+	}
 }
 
 type counters struct {
@@ -189,9 +196,10 @@ func (d *Decoder) Decode(dst []keelson.Event, line []byte, recv time.Time) ([]ke
 // Fill overwrites e with the event of m, received at recv. It reuses e's
 // storage: the AIS JSON buffer and, for AIS messages, the Position, Static
 // and Observation structs that e points to are written through (and
-// dropped when the message has no such payload). Pass a zero Event, or one
-// you own whose payloads nobody else holds; a loop that fills one Event
-// over and over does not allocate.
+// dropped when the message has no such payload: the Decoder keeps what e
+// drops and hands it to the next event that lacks one). Pass a zero Event,
+// or one you own whose payloads nobody else holds; a loop that fills one
+// Event over and over does not allocate, whatever the mix of messages.
 func (d *Decoder) Fill(e *keelson.Event, m *Message, recv time.Time) {
 	aisBuf := e.AIS[:0]
 	pos, st, obs := e.Position, e.Static, e.Observation
@@ -212,8 +220,29 @@ func (d *Decoder) Fill(e *keelson.Event, m *Message, recv time.Time) {
 		if cap(e.AIS) == 0 {
 			e.AIS = make([]byte, 0, 384) // one allocation instead of a growing series
 		}
+		// Payload structs that e lacks come from the spares, and those that
+		// the message drops become spares: a loop that fills one Event with
+		// alternating kinds of message does not allocate.
+		if pos == nil {
+			pos, d.spare.pos = d.spare.pos, nil
+		}
+		if st == nil {
+			st, d.spare.st = d.spare.st, nil
+		}
+		if obs == nil {
+			obs, d.spare.obs = d.spare.obs, nil
+		}
 		e.Position, e.Static, e.Observation = pos, st, obs
 		ais.Fill(e, m.AIS)
+		if e.Position == nil {
+			d.spare.pos = pos
+		}
+		if e.Static == nil {
+			d.spare.st = st
+		}
+		if e.Observation == nil {
+			d.spare.obs = obs
+		}
 	} else {
 		fillNMEA(e, m.NMEA)
 	}

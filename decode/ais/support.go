@@ -2,6 +2,7 @@ package ais
 
 import (
 	"math"
+	mathbits "math/bits"
 	"strconv"
 
 	"github.com/keelson/keelson"
@@ -296,52 +297,77 @@ func roundDiv(n, d int64) int64 {
 
 // appendDec appends q/10^dec without trailing zeros: Keelson's JSON of a
 // scaled field (q from roundDiv), exact for decimal scales (0.1 kn, 0.1°)
-// and to about a centimetre for positions.
+// and to about a centimetre for positions. The digits are written in place
+// (no temporary buffer); the scales the generator uses divide by a constant.
 func appendDec(b []byte, q int64, dec int) []byte {
-	if dec == 0 {
-		if q < 0 {
-			b = append(b, '-')
-			q = -q
-		}
-		return appendUint(b, uint64(q))
-	}
-	if q < 0 {
-		b = append(b, '-')
+	neg := q < 0
+	if neg {
 		q = -q
 	}
-	var t [24]byte
-	d := appendUint(t[:0], uint64(q))
-	if len(d) <= dec { // 0.00ddd
-		b = append(b, '0')
-		k := len(d)
-		for k > 0 && d[k-1] == '0' {
-			k--
+	u := uint64(q)
+	var ip, frac uint64
+	switch dec {
+	case 0:
+		if neg {
+			b = append(b, '-')
 		}
-		if k == 0 {
-			return b
+		return appendUint(b, u)
+	case 1:
+		ip, frac = u/10, u%10
+	case 2:
+		ip, frac = u/100, u%100
+	case 4:
+		ip, frac = u/1e4, u%1e4
+	case 6:
+		ip, frac = u/1e6, u%1e6
+	case 7:
+		ip, frac = u/1e7, u%1e7
+	default:
+		ip, frac = u/pow10u[dec], u%pow10u[dec]
+	}
+	f := 0 // fraction digits, trailing zeros trimmed
+	if frac != 0 {
+		f = dec
+		for frac%10 == 0 {
+			frac /= 10
+			f--
 		}
-		b = append(b, '.')
-		for i := len(d); i < dec; i++ {
-			b = append(b, '0')
-		}
-		return append(b, d[:k]...)
 	}
-	ip := len(d) - dec
-	b = append(b, d[:ip]...)
-	k := len(d)
-	for k > ip && d[k-1] == '0' {
-		k--
+	total := decimalLen(ip)
+	if neg {
+		total++
 	}
-	if k > ip {
-		b = append(b, '.')
-		b = append(b, d[ip:k]...)
+	if f > 0 {
+		total += 1 + f
 	}
+	l := len(b)
+	b = extend(b, total)
+	o := b[l:]
+	if neg {
+		o[0] = '-'
+		o = o[1:]
+	}
+	if f > 0 {
+		k := len(o) - f
+		putDigits(o[k:], frac)
+		o[k-1] = '.'
+		o = o[:k-1]
+	}
+	putDigits(o, ip)
 	return b
 }
 
 const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
-// appendUint appends v in decimal, two digits at a time.
+var pow10u = func() (t [20]uint64) {
+	t[0] = 1
+	for i := 1; i < 20; i++ {
+		t[i] = t[i-1] * 10
+	}
+	return t
+}()
+
+// appendUint appends v in decimal, two digits at a time, in place.
 func appendUint(b []byte, v uint64) []byte {
 	if v < 10 {
 		return append(b, byte('0'+v))
@@ -349,21 +375,44 @@ func appendUint(b []byte, v uint64) []byte {
 	if v < 100 {
 		return append(b, digits2[2*v], digits2[2*v+1])
 	}
-	var t [20]byte
-	i := len(t)
-	for v >= 100 {
+	l := len(b)
+	b = extend(b, decimalLen(v))
+	putDigits(b[l:], v)
+	return b
+}
+
+// extend returns b grown by n bytes (to be written by the caller).
+func extend(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b[:len(b)+n]
+	}
+	return append(b, make([]byte, n)...)
+}
+
+// decimalLen returns the number of decimal digits of u (1 for 0).
+func decimalLen(u uint64) int {
+	t := mathbits.Len64(u) * 1233 >> 12
+	if u >= pow10u[t] {
+		t++
+	}
+	if t == 0 {
+		return 1
+	}
+	return t
+}
+
+// putDigits writes the low len(d) decimal digits of v into d (zero padded
+// on the left), two at a time.
+func putDigits(d []byte, v uint64) {
+	i := len(d)
+	for i >= 2 {
 		q := v / 100
 		r := v - q*100
-		i -= 2
-		t[i], t[i+1] = digits2[2*r], digits2[2*r+1]
+		d[i-2], d[i-1] = digits2[2*r], digits2[2*r+1]
 		v = q
-	}
-	if v < 10 {
-		i--
-		t[i] = byte('0' + v)
-	} else {
 		i -= 2
-		t[i], t[i+1] = digits2[2*v], digits2[2*v+1]
 	}
-	return append(b, t[i:]...)
+	if i == 1 {
+		d[0] = byte('0' + v%10)
+	}
 }

@@ -1,0 +1,93 @@
+package decode
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/keelson/keelson"
+)
+
+// TestFillReuse: filling one Event over and over (payload structs reused
+// and recycled through the Decoder's spares) writes, for every line of
+// testdata/ais, the same JSON as fresh events from Decode; and an event
+// that Decode returns afterwards does not share a payload with it.
+func TestFillReuse(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "ais", "*"))
+	if len(files) == 0 {
+		t.Fatal("no testdata/ais")
+	}
+	recv := time.Date(2026, 11, 27, 15, 0, 0, 123456789, time.UTC)
+	reuse, fresh := NewDecoder(Config{}), NewDecoder(Config{})
+	var ev keelson.Event
+	var got, want []byte
+	n := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			line := sc.Bytes()
+			got = got[:0]
+			reuse.Scan(line, recv, func(m *Message) {
+				reuse.Fill(&ev, m, recv)
+				got = ev.AppendJSON(got)
+				got = append(got, '\n')
+			})
+			evs, _ := fresh.Decode(nil, line, recv)
+			want = want[:0]
+			for i := range evs {
+				want = evs[i].AppendJSON(want)
+				want = append(want, '\n')
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s: %s\nreused: %s\nfresh:  %s", filepath.Base(f), line, got, want)
+			}
+			n += len(evs)
+		}
+	}
+	if n < 5000 {
+		t.Fatalf("only %d events", n)
+	}
+	// A Decode on the reusing Decoder after the Fill loop: fresh events own
+	// their payloads (a spare handed out is no longer anyone else's).
+	evs, err := reuse.Decode(nil, []byte("!AIVDM,1,1,,B,15Pm=kOP1kGW?0nBao`SS?wB06bd,0*58"), recv)
+	if err != nil || len(evs) != 1 || evs[0].Position == nil {
+		t.Fatalf("Decode: %v %v", evs, err)
+	}
+	if evs[0].Position == ev.Position {
+		t.Fatal("Decode's event shares the reused event's Position")
+	}
+}
+
+// TestFillAlternatingAllocs: one Event filled with a position, a static
+// and a position again, over and over, does not allocate.
+func TestFillAlternatingAllocs(t *testing.T) {
+	lines := [][]byte{
+		[]byte("!AIVDM,1,1,,B,15Pm=kOP1kGW?0nBao`SS?wB06bd,0*58"),
+		[]byte("!AIVDM,1,1,,B,H52PwgQDplU=@4d48hF08D5EAT0,2*62"),
+	}
+	d := NewDecoder(Config{})
+	var ev keelson.Event
+	buf := make([]byte, 0, 4096)
+	recv := time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)
+	fn := func(m *Message) {
+		d.Fill(&ev, m, recv)
+		buf = ev.AppendJSON(buf[:0])
+	}
+	i := 0
+	if a := testing.AllocsPerRun(1000, func() {
+		d.Scan(lines[i&1], recv, fn)
+		i++
+	}); a != 0 {
+		t.Fatalf("%v allocs per message", a)
+	}
+	if ev.Kind == "" {
+		t.Fatal("no event")
+	}
+}
