@@ -19,12 +19,14 @@ var installZstd sync.Once
 
 func installCompactZstd() {
 	installZstd.Do(func() {
-		compress.Codecs[compress.Zstd] = &compactZstd{}
+		compress.Codecs[compress.Zstd] = &compactZstd{free: make(chan *zstd.Encoder, 8)}
 	})
 }
 
 // compactZstd is a kafka-go compress.Codec for zstd with a 1 MiB window.
-type compactZstd struct{ pool sync.Pool }
+// Its encoders are kept in a small free list rather than a sync.Pool, which
+// the garbage collector empties: an encoder costs about 3 MB to make.
+type compactZstd struct{ free chan *zstd.Encoder }
 
 var _ compress.Codec = (*compactZstd)(nil)
 
@@ -36,7 +38,11 @@ func (c *compactZstd) NewReader(r io.Reader) io.ReadCloser { return compress.Zst
 
 // NewWriter returns a pooled encoder writing to w.
 func (c *compactZstd) NewWriter(w io.Writer) io.WriteCloser {
-	enc, _ := c.pool.Get().(*zstd.Encoder)
+	var enc *zstd.Encoder
+	select {
+	case enc = <-c.free:
+	default:
+	}
 	if enc == nil {
 		var err error
 		enc, err = zstd.NewWriter(w,
@@ -82,7 +88,10 @@ func (w *zstdWriter) Close() error {
 	}
 	err := w.enc.Close()
 	w.enc.Reset(nil)
-	w.c.pool.Put(w.enc)
+	select {
+	case w.c.free <- w.enc:
+	default: // enough spare encoders
+	}
 	w.enc = nil
 	if err == nil {
 		err = w.err

@@ -587,7 +587,9 @@ func (c *Collector) send(ctx context.Context, allDone <-chan struct{}) error {
 				return err
 			}
 			c.m.sent.Add(float64(fr.Events))
+			c.spool.Release(fr)
 		}
+		clear(msgs)
 		clear(frames)
 		if drained() {
 			return errDrained

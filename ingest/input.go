@@ -716,7 +716,13 @@ func (lt *lineTimer) time(b []byte) time.Time {
 			if star := bytes.IndexByte(tb, '*'); star >= 0 {
 				tb = tb[:star]
 			}
-			for _, f := range bytes.Split(tb, []byte{','}) {
+			for len(tb) > 0 {
+				f := tb
+				if i := bytes.IndexByte(tb, ','); i >= 0 {
+					f, tb = tb[:i], tb[i+1:]
+				} else {
+					tb = nil
+				}
 				if len(f) > 2 && f[0] == 'c' && f[1] == ':' {
 					if v, err := strconv.ParseInt(string(f[2:]), 10, 64); err == nil {
 						return unixAny(v)
@@ -726,21 +732,24 @@ func (lt *lineTimer) time(b []byte) time.Time {
 		}
 	}
 	if bytes.HasPrefix(b, []byte("$PGHP,1,")) {
-		fs := bytes.Split(b, []byte{','})
-		if len(fs) > 9 {
-			var n [7]int
-			ok := true
-			for i := range 7 {
-				v, err := strconv.Atoi(string(fs[2+i]))
-				if err != nil {
-					ok = false
-					break
-				}
-				n[i] = v
+		// $PGHP,1,year,month,day,hour,minute,second,millisecond,...
+		var n [7]int
+		rest := b[len("$PGHP,1,"):]
+		ok := true
+		for i := range n {
+			j := 0
+			for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' && j < 9 {
+				n[i] = n[i]*10 + int(rest[j]-'0')
+				j++
 			}
-			if ok {
-				lt.pghp = time.Date(n[0], time.Month(n[1]), n[2], n[3], n[4], n[5], n[6]*int(time.Millisecond), time.UTC)
+			if j == 0 || j >= len(rest) || rest[j] != ',' {
+				ok = false
+				break
 			}
+			rest = rest[j+1:]
+		}
+		if ok {
+			lt.pghp = time.Date(n[0], time.Month(n[1]), n[2], n[3], n[4], n[5], n[6]*int(time.Millisecond), time.UTC)
 		}
 		return lt.pghp
 	}

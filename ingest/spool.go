@@ -195,6 +195,7 @@ type Message struct {
 
 // Frame is one spooled record read back for sending.
 type Frame struct {
+	buf       []byte
 	Seg       uint64
 	Off, End  int64
 	FirstSeq  uint64
@@ -246,6 +247,7 @@ type Spool struct {
 	notify   chan struct{} // wakes the reader
 	syncWake chan struct{} // wakes the syncer
 	syncDone chan struct{}
+	bufs     chan []byte // recycled frame buffers
 	closed   bool
 	segs     []*segment // ordered; the last is active
 	active   *os.File
@@ -288,7 +290,7 @@ func OpenSpool(cfg SpoolConfig) (*Spool, error) {
 		return nil, fmt.Errorf("ingest: spool: %w", err)
 	}
 	s := &Spool{cfg: cfg, log: cfg.Logger, notify: make(chan struct{}, 1), syncWake: make(chan struct{}, 1),
-		syncDone: make(chan struct{}), pos: map[string]Position{}}
+		syncDone: make(chan struct{}), bufs: make(chan []byte, 8), pos: map[string]Position{}}
 	if err := s.loadMeta(); err != nil {
 		return nil, err
 	}
@@ -955,9 +957,15 @@ func (s *Spool) readFrame(id uint64, off int64) (*Frame, error) {
 		}
 		s.rfile, s.rfid = f, id
 	}
-	// each frame gets its own buffer: the sender keeps several in flight
-	buf, err := readRecord(s.rfile, off, nil)
-	fr := &Frame{}
+	// each frame gets its own buffer (the sender keeps several in flight),
+	// recycled by Release
+	var buf []byte
+	select {
+	case buf = <-s.bufs:
+	default:
+	}
+	buf, err := readRecord(s.rfile, off, buf[:0])
+	fr := &Frame{buf: buf}
 	if err == nil {
 		err = parseFrame(fr, buf, true)
 	}
@@ -1012,6 +1020,19 @@ func (s *Spool) Pending() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stats.Pending
+}
+
+// Release hands a frame's buffer back for reuse once its messages are no
+// longer referenced (after Ack and the Kafka write returned).
+func (s *Spool) Release(fr *Frame) {
+	if fr.buf == nil {
+		return
+	}
+	select {
+	case s.bufs <- fr.buf:
+	default:
+	}
+	fr.buf, fr.Msgs = nil, nil
 }
 
 // Drained reports whether every appended record is acknowledged (or
