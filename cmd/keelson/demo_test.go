@@ -180,6 +180,9 @@ func TestDemo(t *testing.T) {
 	// Let the looped replay lay down some track and history first (the
 	// browser test moves the time slider 15 s back).
 	time.Sleep(time.Until(d.started.Add(22 * time.Second)))
+	if err := b.CheckKeyPrompt(d.base, d.key, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	r, err := b.CheckMap(d.url, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)

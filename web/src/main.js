@@ -384,8 +384,8 @@ async function refresh() {
 
 function handleError(err) {
   if (err instanceof APIError && (err.status === 401 || err.status === 403)) {
-    setStatus("API key refused: " + err.message, true);
     if (err.status === 401) needKey();
+    setStatus("API key refused: " + err.message, true);
   } else {
     setStatus("API unreachable: " + err.message, true);
   }
@@ -636,7 +636,7 @@ $("keyform").addEventListener("submit", (ev) => {
   apiKey = $("keyinput").value.trim();
   localStorage.setItem(KEY_STORE, apiKey);
   $("keybox").hidden = true;
-  refresh();
+  goLive();
 });
 
 for (const t of TYPES) {
@@ -668,25 +668,33 @@ function busiestBounds(list) {
 }
 
 // Open on the vessels: fit the first live answer once, unless the page was
-// opened with a view in the query (?lat=&lon=&z=).
-async function start() {
-  const q = new URLSearchParams(location.search);
-  const hasView = q.has("lat") && q.has("lon");
-  if (hasView) map.setView([Number(q.get("lat")), Number(q.get("lon"))], Number(q.get("z")) || 8, { animate: false });
-  await loadBasemap().catch((err) => setStatus("basemap: " + err.message, true));
+// opened with a view in the query (?lat=&lon=&z=); then refresh on every
+// move and every REFRESH_MS. Without a (valid) key the page waits for one.
+const query = new URLSearchParams(location.search);
+const hasView = query.has("lat") && query.has("lon");
+let live = false;
+
+async function goLive() {
+  if (live) return refresh();
   if (!apiKey) return needKey();
-  if (!hasView) {
-    try {
-      const all = vesselsOf(await apiJSON("v1/vessels", { bbox: "-180,-90,180,90", format: "geojson", limit: LIMIT }));
-      if (all.length) map.fitBounds(busiestBounds(all), { maxZoom: 11, animate: false, paddingTopLeft: [20, 60], paddingBottomRight: [310, 70] });
-    } catch (err) {
-      handleError(err);
-    }
+  try {
+    const all = vesselsOf(await apiJSON("v1/vessels", { bbox: "-180,-90,180,90", format: "geojson", limit: LIMIT }));
+    if (all.length && !hasView) map.fitBounds(busiestBounds(all), { maxZoom: 11, animate: false, paddingTopLeft: [20, 60], paddingBottomRight: [310, 70] });
+  } catch (err) {
+    handleError(err);
+    if (err instanceof APIError && err.status === 401) return; // wait for a key
   }
+  live = true;
   document.body.dataset.ready = "1";
   map.on("moveend", debounce(refresh, 200));
   await refresh();
   setInterval(() => { if (replayAt === null) refresh(); }, REFRESH_MS);
+}
+
+async function start() {
+  if (hasView) map.setView([Number(query.get("lat")), Number(query.get("lon"))], Number(query.get("z")) || 8, { animate: false });
+  await loadBasemap().catch((err) => setStatus("basemap: " + err.message, true));
+  await goLive();
 }
 
 fillBBoxFromView();

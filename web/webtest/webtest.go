@@ -230,6 +230,43 @@ func (b *Browser) CheckMap(pageURL string, timeout time.Duration) (MapResult, er
 	return r, nil
 }
 
+// CheckKeyPrompt opens the page at pageURL without a key (a fresh profile
+// has none stored) and checks that it asks for one, that a wrong key is
+// refused, and that the map goes live once key is pasted. It leaves nothing
+// stored.
+func (b *Browser) CheckKeyPrompt(pageURL, key string, timeout time.Duration) error {
+	ctx := b.ctx
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL), chromedp.Evaluate[chromedp.Void](`localStorage.clear()`),
+		chromedp.Reload()); err != nil {
+		return fmt.Errorf("%w: navigate: %v", ErrPage, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(`#keybox`)); err != nil {
+		return fmt.Errorf("%w: no key prompt without a key: %v", ErrPage, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(`#keyinput`, "kls_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+		chromedp.Click(`#keyform button[type=submit]`)); err != nil {
+		return fmt.Errorf("%w: enter a key: %v", ErrPage, err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`/refused|needed/.test(document.getElementById("status").textContent) && !document.getElementById("keybox").hidden`,
+		chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout))); err != nil {
+		st, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
+		return fmt.Errorf("%w: a wrong key was not refused (status %q): %v", ErrPage, st, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("keyinput").value = ""`), chromedp.SendKeys(`#keyinput`, key),
+		chromedp.Click(`#keyform button[type=submit]`)); err != nil {
+		return fmt.Errorf("%w: enter the key: %v", ErrPage, err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[int](
+		`document.body.dataset.ready === "1" && document.getElementById("keybox").hidden && Number(document.body.dataset.vessels || 0)`,
+		chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout))); err != nil {
+		st, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
+		return fmt.Errorf("%w: no vessels after pasting the key (status %q): %v", ErrPage, st, err)
+	}
+	// Leave the page, so that the next Navigate loads it afresh even when
+	// only the URL fragment differs.
+	return chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`localStorage.clear()`), chromedp.Navigate("about:blank"))
+}
+
 func jsString(s string) string {
 	b := []byte{'"'}
 	for _, c := range []byte(s) {
