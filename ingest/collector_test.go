@@ -771,3 +771,64 @@ func TestSampleConfig(t *testing.T) {
 		t.Errorf("sample covers %d input kinds, want 4", len(kinds))
 	}
 }
+
+// TestCollectLiveDropsCounted floods a UDP input behind a one-chunk queue:
+// the input never blocks, and every line read is either delivered or
+// counted as dropped.
+func TestCollectLiveDropsCounted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a broker")
+	}
+	b := startBroker(t, bus.BrokerConfig{Partitions: 2})
+	// single-sentence lines that make exactly one event each
+	d := decode.NewDecoder(decode.Config{})
+	var lines [][]byte
+	var evs []keelson.Event
+	for _, l := range sentenceLines(t, ais250) {
+		var err error
+		if evs, err = d.Decode(evs[:0], l, time.Now()); err == nil && len(evs) == 1 {
+			lines = append(lines, l)
+		}
+	}
+	addr := freePort(t, "udp")
+	cfg := collectorConfig(t, b.Addr(), "flood=udp://"+addr)
+	cfg.QueueLines = 1
+	reg := prometheus.NewRegistry()
+	cfg.Registry = reg
+	c, err := ingest.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- c.Run(ctx) }()
+	time.Sleep(300 * time.Millisecond)
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20000 {
+		conn.Write(append(bytes.Clone(lines[i%len(lines)]), '\n'))
+	}
+	conn.Close()
+	time.Sleep(500 * time.Millisecond)
+	read := metricValue(t, reg, "keelson_collector_sentences_read_total")
+	dropped := 0.0
+	if mfs, _ := reg.Gather(); mfs != nil {
+		for _, mf := range mfs {
+			if mf.GetName() == "keelson_collector_lines_dropped_total" {
+				dropped = metricValue(t, reg, mf.GetName())
+			}
+		}
+	}
+	want := int(read - dropped)
+	recs := readAll(t, cfg.Kafka, bus.TopicEvents, want, 30*time.Second)
+	cancel()
+	<-runErr
+	t.Logf("read %v lines, dropped %v, delivered %d", read, dropped, len(recs))
+	if read == 0 || len(recs) != want {
+		t.Errorf("read %v - dropped %v = %d, but %d events delivered", read, dropped, want, len(recs))
+	}
+	checkDelivery(t, recs)
+}
