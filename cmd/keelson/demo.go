@@ -161,6 +161,12 @@ func runDemoWith(ctx context.Context, cfg demoConfig) error {
 	}
 
 	var wg sync.WaitGroup
+	// However this returns, the parts stop before storage and the broker
+	// close (deferred earlier, so run later).
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 	errc := make(chan error, 4)
 	goRun := func(name string, f func(context.Context) error) {
 		wg.Add(1)
