@@ -224,3 +224,25 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+func FuzzDecodeMessage(f *testing.F) {
+	at := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	p := positionEvent("c", 1, 219000001, at)
+	f.Add(p.AppendJSON(nil))
+	f.Add([]byte(`{"v":1,"id":"c/1/2","kind":"static","received":"2026-10-01T00:00:00Z","mmsi":1,"static":{"name":"X"}}`))
+	f.Add([]byte(`{"v":1,"id":"c/1/3","kind":"telemetry","received":"2026-10-01T00:00:00Z","vessel":"v","telemetry":{"sentence":"DPT","readings":[{"quantity":"depth","value":3.5,"unit":"m"}]}}`))
+	f.Add([]byte(`{"v":1,"id":"c/1/4","kind":"observation","received":"2026-10-01T00:00:00Z","observation":{"dac":1,"fi":31,"point":[1,2],"wind_speed":null}}`))
+	f.Add([]byte(`{"id":"/1/2"}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var ev keelson.Event
+		err := decodeMessage(&ev, b)
+		if err != nil && !errors.Is(err, ErrPoison) {
+			t.Fatalf("error not ErrPoison: %v", err)
+		}
+		if err == nil {
+			// What the sink accepts, a batch accepts.
+			storage.NewBatch().Add(&ev)
+		}
+	})
+}

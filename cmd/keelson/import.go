@@ -353,15 +353,15 @@ func (im *importer) csv(ctx context.Context, r io.Reader) error {
 		if err == io.EOF {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				im.bad(pe.Line, "%v", pe.Err)
 				continue
 			}
-			return fmt.Errorf("import: %s:%d: %w", im.path, line, err)
+			return fmt.Errorf("import: %s: %w", im.path, err)
 		}
+		line, _ := cr.FieldPos(0)
 		var pos, static *keelson.Event
 		switch im.format {
 		case fmtNOAA:
