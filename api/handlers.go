@@ -618,7 +618,7 @@ func (s *Server) handlePositions(w http.ResponseWriter, r *http.Request, k *Key)
 	}, func(p *storage.PositionRow) string { return encodeCursor(storage.Cursor{Time: p.Time, MMSI: p.MMSI}) })
 }
 
-var vesselName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+var vesselName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`)
 
 // GET /v1/observations
 func (s *Server) handleObservations(w http.ResponseWriter, r *http.Request, k *Key) error {
@@ -683,7 +683,7 @@ func (s *Server) handleObservations(w http.ResponseWriter, r *http.Request, k *K
 func (s *Server) telemetry(w http.ResponseWriter, r *http.Request, k *Key, q query, f Format, limit int, after *storage.Cursor) error {
 	v := q.get("vessel")
 	if !vesselName.MatchString(v) {
-		return badParam("vessel", "want 1-64 letters, digits or _ . : -")
+		return badParam("vessel", "want 1-64 letters, digits or _ . : - (starting with a letter or digit)")
 	}
 	if q.has("bbox") || q.has("mmsi") {
 		return badParam("vessel", "cannot be combined with bbox or mmsi")

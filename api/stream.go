@@ -115,12 +115,12 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, k *Key) er
 	if k.Scope.Delay > 0 {
 		return errorf(ErrOutOfScope, "this key sees data older than %s only, not the live stream", time.Duration(k.Scope.Delay))
 	}
-	if s.cfg.Feed == nil {
-		return errorf(ErrUnavailable, "the live stream is not configured on this server")
-	}
 	mm, ok := k.Scope.filterMMSIs(mm)
 	if !ok {
 		return errorf(ErrOutOfScope, "none of the requested vessels is in this key's scope")
+	}
+	if s.cfg.Feed == nil {
+		return errorf(ErrUnavailable, "the live stream is not configured on this server")
 	}
 	c := &streamClient{ch: make(chan []byte, s.cfg.StreamBuffer), accept: func(ev *keelson.Event) bool {
 		p := orb.Point(ev.Position.Point)

@@ -38,7 +38,7 @@ func runKeys(ctx context.Context, args []string, io stdio) error {
 	sub, args := args[0], args[1:]
 	fs := newFlagSet("keys "+sub, keysUsage, io.err)
 	var chURL string
-	fs.StringVar(&chURL, "clickhouse", "clickhouse://127.0.0.1:9000/keelson", "ClickHouse URL: clickhouse://user:password@host:9000/db or chdb:///dir")
+	fs.StringVar(&chURL, "clickhouse", defaultClickHouse, "ClickHouse URL: clickhouse://user:password@host:9000/db or chdb:///dir")
 	var (
 		name, mmsis, fleet, vessels, region, bbox string
 		maxRange, delay                           time.Duration

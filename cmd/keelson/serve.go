@@ -31,7 +31,7 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 		shutdown                                  time.Duration
 	)
 	fs.StringVar(&listen, "listen", ":8080", "host:port of the HTTP server")
-	fs.StringVar(&chURL, "clickhouse", "clickhouse://127.0.0.1:9000/keelson", "ClickHouse URL: clickhouse://user:password@host:9000/db (use a read-only user) or chdb:///dir (embedded)")
+	fs.StringVar(&chURL, "clickhouse", defaultClickHouse, "ClickHouse URL: clickhouse://user:password@host:9000/db (use a read-only user) or chdb:///dir (embedded; one process per directory)")
 	fs.BoolVar(&stream, "stream", true, "serve /v1/stream and update the index from Kafka (its own consumer group)")
 	fs.StringVar(&group, "group", "", "Kafka consumer group of the live stream; give every API instance its own (default keelson-api-HOSTNAME)")
 	fs.BoolVar(&noWeb, "no-web", false, "do not serve the map page at /")
