@@ -4,6 +4,7 @@ import (
 	"math"
 	mathbits "math/bits"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -33,8 +34,15 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = appendSmallUint(b, e.ID.Seq)
 		b = append(b, '"')
 	}
-	b = append(b, `,"kind":`...)
-	b = appendJSONString(b, string(e.Kind), true)
+	switch e.Kind { // the common kinds as constants
+	case KindPosition:
+		b = append(b, `,"kind":"position"`...)
+	case KindStatic:
+		b = append(b, `,"kind":"static"`...)
+	default:
+		b = append(b, `,"kind":`...)
+		b = appendJSONString(b, string(e.Kind), true)
+	}
 	b = append(b, `,"received":`...)
 	b = appendJSONTime(b, e.Received)
 	if !e.TagTime.IsZero() {
@@ -101,8 +109,15 @@ func (e *Event) AppendJSON(b []byte) []byte {
 func (p *Position) appendJSON(b []byte) []byte {
 	b = append(b, `{"point":`...)
 	b = appendPoint(b, p.Point)
-	b = append(b, `,"class":`...)
-	b = appendJSONString(b, string(p.Class), true)
+	switch p.Class {
+	case ClassA:
+		b = append(b, `,"class":"A"`...)
+	case ClassB:
+		b = append(b, `,"class":"B"`...)
+	default:
+		b = append(b, `,"class":`...)
+		b = appendJSONString(b, string(p.Class), true)
+	}
 	b = append(b, `,"sog":`...)
 	b = appendFloat(b, p.SOG)
 	b = append(b, `,"cog":`...)
@@ -305,49 +320,87 @@ func appendFloatOmit(b []byte, key string, v Float) []byte {
 // appendJSONTime appends t as encoding/json does (RFC 3339 with
 // nanoseconds, quoted).
 func appendJSONTime(b []byte, t time.Time) []byte {
-	b = append(b, '"')
 	if t.Location() != time.UTC {
+		b = append(b, '"')
 		b = t.AppendFormat(b, time.RFC3339Nano)
 		return append(b, '"')
 	}
 	// Fast path for UTC, the times of events: the same bytes as
-	// AppendFormat(RFC3339Nano).
-	year, month, day, hour, min, sec := civil(t.Unix())
-	if year < 0 || year > 9999 {
-		b = t.AppendFormat(b, time.RFC3339Nano)
-		return append(b, '"')
-	}
-	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
-		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
-		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+min/10), byte('0'+min%10), ':',
-		byte('0'+sec/10), byte('0'+sec%10))
-	if ns := t.Nanosecond(); ns != 0 {
-		var d [10]byte
-		d[0] = '.'
-		for i := 9; i >= 1; i-- {
-			d[i] = byte('0' + ns%10)
-			ns /= 10
-		}
-		n := 10
-		for d[n-1] == '0' {
-			n--
-		}
-		b = append(b, d[:n]...)
-	}
-	return append(b, 'Z', '"')
-}
-
-// civil splits UNIX seconds into the UTC calendar date and clock
-// (H. Hinnant's days-to-civil algorithm; cheaper than time.Time's Date and
-// Clock, which each redo the split).
-func civil(unix int64) (year, month, day, hour, min, sec int) {
+	// AppendFormat(RFC3339Nano), written in place.
+	unix := t.Unix()
 	days := unix / 86400
 	rem := unix - days*86400
 	if rem < 0 {
 		rem += 86400
 		days--
 	}
-	hour, min, sec = int(rem/3600), int(rem%3600/60), int(rem%60)
+	year, month, day := civilDate(days)
+	if year < 0 || year > 9999 {
+		b = append(b, '"')
+		b = t.AppendFormat(b, time.RFC3339Nano)
+		return append(b, '"')
+	}
+	hour, min, sec := uint64(rem/3600), uint64(rem%3600/60), uint64(rem%60)
+	ns := uint64(t.Nanosecond())
+	f := 0 // fraction digits, trailing zeros trimmed
+	if ns != 0 {
+		f = 9
+		for ns%10 == 0 {
+			ns /= 10
+			f--
+		}
+	}
+	n := 22 // "YYYY-MM-DDTHH:MM:SSZ" quoted
+	if f > 0 {
+		n += 1 + f
+	}
+	l := len(b)
+	b = extend(b, n)
+	o := b[l : l+n]
+	y := uint64(year)
+	o[0] = '"'
+	o[1], o[2], o[3], o[4] = digits2[2*(y/100)], digits2[2*(y/100)+1], digits2[2*(y%100)], digits2[2*(y%100)+1]
+	o[5], o[6], o[7], o[8] = '-', digits2[2*month], digits2[2*month+1], '-'
+	o[9], o[10], o[11] = digits2[2*day], digits2[2*day+1], 'T'
+	o[12], o[13], o[14] = digits2[2*hour], digits2[2*hour+1], ':'
+	o[15], o[16], o[17] = digits2[2*min], digits2[2*min+1], ':'
+	o[18], o[19] = digits2[2*sec], digits2[2*sec+1]
+	if f > 0 {
+		o[20] = '.'
+		putDigits(o[21:21+f], ns)
+	}
+	o[n-2], o[n-1] = 'Z', '"'
+	return b
+}
+
+// dateMemo remembers the last calendar date civilDate computed: the day
+// number plus 1<<31 in the high 32 bits (0: none yet), year<<9 | month<<5
+// | day in the low ones. Events come in time order, so the split of days
+// into a date is done about once a day; the memo is one atomic word,
+// correct under concurrent use.
+var dateMemo atomic.Uint64
+
+// civilDate returns the UTC calendar date of the day number days (days
+// since 1970-01-01), through dateMemo.
+func civilDate(days int64) (year int, month, day uint64) {
+	if days < -1<<30 || days >= 1<<30 {
+		return civil(days)
+	}
+	key := uint64(days+1<<31) << 32
+	if memo := dateMemo.Load(); memo&^(1<<32-1) == key {
+		return int(memo >> 9 & (1<<23 - 1)), memo >> 5 & 15, memo & 31
+	}
+	year, month, day = civil(days)
+	if year >= 0 && year <= 9999 {
+		dateMemo.Store(key | uint64(year)<<9 | month<<5 | day)
+	}
+	return year, month, day
+}
+
+// civil splits a day number (days since 1970-01-01) into the UTC calendar
+// date (H. Hinnant's days-to-civil algorithm; cheaper than time.Time's
+// Date, which also redoes the split of the clock).
+func civil(days int64) (year int, month, day uint64) {
 	z := days + 719468
 	era := z / 146097
 	if z < 0 && z%146097 != 0 {
@@ -358,16 +411,16 @@ func civil(unix int64) (year, month, day, hour, min, sec int) {
 	y := yoe + era*400
 	doy := doe - (365*yoe + yoe/4 - yoe/100)
 	mp := (5*doy + 2) / 153
-	day = int(doy - (153*mp+2)/5 + 1)
+	day = uint64(doy - (153*mp+2)/5 + 1)
 	if mp < 10 {
-		month = int(mp + 3)
+		month = uint64(mp + 3)
 	} else {
-		month = int(mp - 9)
+		month = uint64(mp - 9)
 	}
 	if month <= 2 {
 		y++
 	}
-	return int(y), month, day, hour, min, sec
+	return int(y), month, day
 }
 
 // appendFloatFast appends v as strconv.AppendFloat(b, v, 'f', -1, 64)

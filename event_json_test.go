@@ -414,3 +414,27 @@ func TestTenthsFloats(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendJSONTimeSequential: times in order (the memoized date is hit,
+// and missed at each midnight), and going back and forth between days.
+func TestAppendJSONTimeSequential(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	tm := time.Date(1969, 12, 25, 0, 0, 0, 0, time.UTC)
+	check := func(tm time.Time) {
+		want, _ := json.Marshal(tm)
+		if got := appendJSONTime(nil, tm); string(got) != string(want) {
+			t.Fatalf("%v: got %s want %s", tm, got, want)
+		}
+	}
+	for range 200000 {
+		tm = tm.Add(time.Duration(r.Int64N(int64(2 * time.Hour))))
+		check(tm)
+		if r.IntN(10) == 0 {
+			check(tm.Add(-25 * time.Hour))
+		}
+	}
+	for _, tm := range []time.Time{{}, time.Unix(0, 0).UTC(), time.Unix(-1, 0).UTC(), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(2024, 2, 29, 12, 0, 0, 1, time.UTC)} {
+		check(tm)
+		check(tm)
+	}
+}
