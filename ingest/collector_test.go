@@ -621,8 +621,9 @@ func TestCollectKillWithBrokerUp(t *testing.T) {
 }
 
 // TestCollectAuth runs the collector against a TLS + SASL broker: with a
-// wrong password it is refused with a clear error and keeps everything in
-// the spool; with the right one everything arrives.
+// wrong password (PLAIN) or no credentials (SCRAM) it is refused with
+// bus.ErrAuth and keeps everything in the spool; with the right ones
+// everything arrives.
 func TestCollectAuth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker")
@@ -639,6 +640,10 @@ func TestCollectAuth(t *testing.T) {
 			want, _ := expected(t, hemi)
 			cfg := collectorConfig(t, b.Addr(), "hemi=file://"+abs+"?speed=0")
 			cfg.Kafka = bus.Config{Brokers: []string{b.Addr()}, TLSCAFile: files.CA, SASL: mech, User: "ship", Password: "wrong"}
+			if mech == bus.SASLScramSHA256 {
+				// missing credentials altogether
+				cfg.Kafka.SASL, cfg.Kafka.User, cfg.Kafka.Password = "", "", ""
+			}
 			cfg.ShutdownTimeout = 500 * time.Millisecond
 			reg := prometheus.NewRegistry()
 			cfg.Registry = reg
@@ -676,7 +681,7 @@ func TestCollectAuth(t *testing.T) {
 			}
 			sp.Close()
 
-			cfg.Kafka.Password = "right"
+			cfg.Kafka.SASL, cfg.Kafka.User, cfg.Kafka.Password = mech, "ship", "right"
 			cfg.Registry = prometheus.NewRegistry()
 			c2, err := ingest.New(cfg)
 			if err != nil {
