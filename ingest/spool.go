@@ -365,7 +365,20 @@ func (s *Spool) loadMeta() error {
 		var m spoolMeta
 		if err := json.Unmarshal(b, &m); err == nil && m.Boot > 0 {
 			s.boot = m.Boot
-			return nil
+			clean := filepath.Join(s.cfg.Dir, "clean")
+			_, err := os.Stat(clean)
+			os.Remove(clean)
+			if s.cfg.Fsync == FsyncBatch || err == nil {
+				return nil
+			}
+			// Without per-batch fsync, records already sent may be lost
+			// by a power failure, and their sequences would be handed
+			// out again: after an unclean stop, start a new boot epoch
+			// so that no id is ever reused.
+			s.boot = max(time.Now().UnixMilli(), m.Boot+1)
+			s.log.Warn("spool: unclean stop with fsync policy "+string(s.cfg.Fsync)+": new boot epoch", "old", m.Boot, "new", s.boot)
+			b, _ = json.Marshal(spoolMeta{Version: 1, Boot: s.boot})
+			return s.writeAtomic("meta", b)
 		}
 		s.log.Warn("spool meta unreadable, starting a new boot epoch", "file", p)
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -1063,6 +1076,12 @@ func (s *Spool) Close() error {
 	if s.cursor != nil {
 		s.cursor.Sync()
 		s.cursor.Close()
+	}
+	if err == nil {
+		// a clean stop: everything appended is on disk
+		if f, cerr := os.Create(filepath.Join(s.cfg.Dir, "clean")); cerr == nil {
+			f.Close()
+		}
 	}
 	s.mu.Unlock()
 	<-s.syncDone

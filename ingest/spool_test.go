@@ -236,3 +236,43 @@ func BenchmarkSpoolAppend(b *testing.B) {
 		s.Ack(fr)
 	}
 }
+
+// TestSpoolNewEpochAfterUncleanStop: without per-batch fsync, an unclean
+// stop starts a new boot epoch (sequences sent before a power loss could
+// otherwise be reused); a clean stop keeps it, and so does any stop with
+// per-batch fsync.
+func TestSpoolNewEpochAfterUncleanStop(t *testing.T) {
+	for _, tc := range []struct {
+		fsync    FsyncPolicy
+		clean    bool
+		newEpoch bool
+	}{
+		{FsyncInterval, false, true},
+		{FsyncNever, false, true},
+		{FsyncInterval, true, false},
+		{FsyncBatch, false, false},
+	} {
+		dir := t.TempDir()
+		s, err := OpenSpool(SpoolConfig{Dir: dir, Fsync: tc.fsync})
+		if err != nil {
+			t.Fatal(err)
+		}
+		boot := s.Boot()
+		appendN(t, s, 3, nil)
+		if tc.clean {
+			s.Close()
+		}
+		s2, err := OpenSpool(SpoolConfig{Dir: dir, Fsync: tc.fsync})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s2.Boot() != boot; got != tc.newEpoch {
+			t.Errorf("%s clean=%v: new epoch = %v, want %v", tc.fsync, tc.clean, got, tc.newEpoch)
+		}
+		if s2.Boot() < boot || s2.NextSeq() != 4 {
+			t.Errorf("%s: boot %d -> %d, next seq %d", tc.fsync, boot, s2.Boot(), s2.NextSeq())
+		}
+		s2.Close()
+		s.Close()
+	}
+}
