@@ -327,6 +327,21 @@ func (c *Collector) pipeline(ctx context.Context, live, bulk <-chan []Line, stat
 		var ls []Line
 		select {
 		case <-ctx.Done():
+			// shutdown: decode what live inputs already queued (file
+			// lines not yet decoded are simply read again next time)
+			for {
+				select {
+				case ls := <-live:
+					for i := range ls {
+						if _, err := p.line(&ls[i]); err != nil {
+							return err
+						}
+					}
+					continue
+				default:
+				}
+				break
+			}
 			return p.flush()
 		case err := <-inputErr:
 			p.flush()

@@ -46,7 +46,7 @@ func runCollect(ctx context.Context, args []string, io stdio) error {
 	fs.BoolVar(&cfg.Raw, "raw", false, "also send the raw sentences to "+bus.TopicRaw)
 	fs.BoolVar(&cfg.OmitAIS, "omit-ais", false, "leave the full AIS message out of position events (about 40% fewer bytes on the link)")
 	fs.BoolVar(&cfg.Lenient, "lenient", false, "accept sentences with a bad checksum (flagged)")
-	fs.IntVar(&cfg.BatchEvents, "batch-events", 2000, "most events per spool record and Kafka write")
+	fs.IntVar(&cfg.BatchEvents, "batch-events", 2000, "most events per spool record (one fsync)")
 	fs.DurationVar(&cfg.BatchDelay, "batch-delay", 50*time.Millisecond, "longest an event waits before it is spooled")
 	fs.IntVar(&cfg.SendEvents, "send-events", 10000, "most events per Kafka write")
 	fs.DurationVar(&cfg.SendLinger, "send-linger", 200*time.Millisecond, "wait this long for more spooled events to fill a Kafka write (negative: no wait)")
