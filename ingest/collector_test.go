@@ -837,3 +837,71 @@ func TestCollectLiveDropsCounted(t *testing.T) {
 	}
 	checkDelivery(t, recs)
 }
+
+// TestCollectReplayTiming replays goais_aistest.nmea (receive-time
+// prefixes spanning 2.1 s) at its original pace, then again re-stamped to
+// look live (shift=now).
+func TestCollectReplayTiming(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a broker")
+	}
+	b := startBroker(t, bus.BrokerConfig{Partitions: 2})
+	abs, _ := filepath.Abs(goais)
+	want, _ := expected(t, goais)
+	first := time.Unix(0, 1550303566167726840).UTC()
+
+	cfg := collectorConfig(t, b.Addr(), "paced=file://"+abs+"?speed=1")
+	start := time.Now()
+	c, err := ingest.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 1900*time.Millisecond || d > 15*time.Second {
+		t.Errorf("speed=1 replay of a 2.1 s capture took %v", d)
+	}
+	recs := readAll(t, cfg.Kafka, bus.TopicEvents, want, 30*time.Second)
+	var earliest time.Time
+	for _, r := range recs {
+		if r.Event.Flags&keelson.FlagTimeFromTag == 0 {
+			t.Fatalf("event %s: received not from the capture", r.Event.ID)
+		}
+		if earliest.IsZero() || r.Event.Received.Before(earliest) {
+			earliest = r.Event.Received
+		}
+	}
+	if d := earliest.Sub(first); d < 0 || d > time.Second {
+		t.Errorf("earliest received %v, want the capture's %v", earliest, first)
+	}
+
+	cfg2 := collectorConfig(t, b.Addr(), "live=file://"+abs+"?speed=0&shift=now")
+	c2, err := ingest.New(cfg2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	if err := c2.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	recs = readAll(t, cfg.Kafka, bus.TopicEvents, 2*want, 30*time.Second)
+	n := 0
+	for _, r := range recs {
+		if r.Event.Source.Input != "live" {
+			continue
+		}
+		n++
+		if r.Event.Received.Before(start.Add(-time.Second)) || r.Event.Flags&keelson.FlagTimeFromTag != 0 {
+			t.Fatalf("shift=now: received %v (flags %d), want now", r.Event.Received, r.Event.Flags)
+		}
+		if !r.Event.TagTime.IsZero() {
+			if d := r.Event.TagTime.Sub(r.Event.Received); d > time.Second || d < -time.Second {
+				t.Fatalf("shift=now: tag time %v not shifted with received %v", r.Event.TagTime, r.Event.Received)
+			}
+		}
+	}
+	if n != want {
+		t.Errorf("shift=now: %d events, want %d", n, want)
+	}
+}
