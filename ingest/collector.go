@@ -172,7 +172,6 @@ type inputState struct {
 	spec    InputSpec
 	dec     *decode.Decoder
 	done    bool
-	skipped bool
 	read    prometheus.Counter
 	decoded prometheus.Counter
 	dropped prometheus.Counter
@@ -181,7 +180,7 @@ type inputState struct {
 // Run runs until ctx is done (then flushes within ShutdownTimeout and
 // returns nil), or until every input has ended (files without loop, stdin)
 // and all their events are acknowledged by Kafka (returns nil). The spool
-// is closed on return.
+// is closed on return: Run is called once per Collector.
 func (c *Collector) Run(ctx context.Context) error {
 	defer c.spool.Close()
 	live := make(chan []Line, c.cfg.QueueLines)
