@@ -89,7 +89,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	var b strings.Builder
 	b.WriteString("keelson: maritime vessel telemetry, from ship to shore\n\nUsage: keelson COMMAND [flags]\n\nCommands:\n")
 	for _, n := range names {
-		fmt.Fprintf(&b, "  %-9s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(&b, "  %-11s %s\n", n, cmds[n].summary)
 	}
 	b.WriteString("\nRun 'keelson help COMMAND' for a command's flags and environment variables.\n")
 	io.WriteString(w, b.String())
