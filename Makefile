@@ -3,7 +3,7 @@ GO       ?= go
 BIN      ?= ./keelson
 export KEELSON_LIBCHDB ?= $(CURDIR)/lib/libchdb.so
 
-.PHONY: demo test test-short build setup bench fuzz vet web
+.PHONY: demo test test-short build setup bench fuzz vet web screenshot
 build:
 	$(GO) build -o $(BIN) ./cmd/keelson
 
@@ -34,3 +34,7 @@ vet:
 # the locked npm dependencies. `go test ./web` checks dist matches src.
 web:
 	cd web && npm ci --no-audit --no-fund && npm run build
+
+# Runs the demo's browser test and saves the map for the README (docs/map.png).
+screenshot: setup
+	$(GO) test -count=1 -run 'TestDemo$$' ./cmd/keelson -screenshot $(CURDIR)/docs/map.png
