@@ -22,8 +22,12 @@ import (
 // JSON made by package decode/ais). A NaN or infinite coordinate, which
 // json.Marshal refuses, is written as null.
 func (e *Event) AppendJSON(b []byte) []byte {
-	b = append(b, `{"v":`...)
-	b = strconv.AppendInt(b, int64(e.V), 10)
+	if e.V == SchemaVersion && SchemaVersion < 10 {
+		b = append(b, `{"v":`+string(rune('0'+SchemaVersion))...)
+	} else {
+		b = append(b, `{"v":`...)
+		b = strconv.AppendInt(b, int64(e.V), 10)
+	}
 	if !e.ID.IsZero() {
 		b = append(b, `,"id":`...)
 		b = appendJSONString(b, e.ID.Collector, true)
@@ -373,12 +377,13 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 	return b
 }
 
-// dateMemo remembers the last calendar date civilDate computed: the day
-// number plus 1<<31 in the high 32 bits (0: none yet), year<<9 | month<<5
-// | day in the low ones. Events come in time order, so the split of days
-// into a date is done about once a day; the memo is one atomic word,
-// correct under concurrent use.
-var dateMemo atomic.Uint64
+// dateMemo remembers the calendar dates civilDate computed, in 8 slots
+// chosen by the low bits of the day number: the day number plus 1<<31 in
+// the high 32 bits (0: none yet), year<<9 | month<<5 | day in the low ones.
+// Events come in time order (a reception time, maybe a tag block time of
+// another day), so the split of days into a date is done about once a day;
+// each slot is one atomic word, correct under concurrent use.
+var dateMemo [8]atomic.Uint64
 
 // civilDate returns the UTC calendar date of the day number days (days
 // since 1970-01-01), through dateMemo.
@@ -387,12 +392,13 @@ func civilDate(days int64) (year int, month, day uint64) {
 		return civil(days)
 	}
 	key := uint64(days+1<<31) << 32
-	if memo := dateMemo.Load(); memo&^(1<<32-1) == key {
+	slot := &dateMemo[days&7]
+	if memo := slot.Load(); memo&^(1<<32-1) == key {
 		return int(memo >> 9 & (1<<23 - 1)), memo >> 5 & 15, memo & 31
 	}
 	year, month, day = civil(days)
 	if year >= 0 && year <= 9999 {
-		dateMemo.Store(key | uint64(year)<<9 | month<<5 | day)
+		slot.Store(key | uint64(year)<<9 | month<<5 | day)
 	}
 	return year, month, day
 }
@@ -428,6 +434,22 @@ func civil(days int64) (year int, month, day uint64) {
 func appendFloatFast(b []byte, v float64) []byte {
 	if v == 0 && !math.Signbit(v) {
 		return append(b, '0')
+	}
+	// Tenths (AIS speeds and courses) and integers (headings): v*10 is a
+	// whole number n, and v is the double nearest n/10 (as parsing "n/10"
+	// gives), so n/10 with at most 8 significant digits is the shortest.
+	// Anything else fails the first test, without a division.
+	if x := math.Abs(v) * 10; x < 1e8 {
+		if n := uint64(x); float64(n) == x && float64(n)/10 == math.Abs(v) {
+			if v < 0 {
+				b = append(b, '-')
+			}
+			b = appendSmallUint(b, n/10)
+			if d := n % 10; d != 0 {
+				b = append(b, '.', byte('0'+d))
+			}
+			return b
+		}
 	}
 	if n, ok := decimal6(v); ok {
 		return appendDecimal6(b, n)
@@ -478,13 +500,14 @@ func appendDecimal6(b []byte, n int64) []byte {
 			f--
 		}
 	}
-	return appendFixed(b, neg, ip, frac, f)
+	return appendFixed(b, neg, ip*pow10u[f]+frac, decimalLen(ip), f)
 }
 
-// appendFixed appends [-]ip[.frac], frac written as f digits (zero
-// padded on the left), in place: no temporary buffer, no copy.
-func appendFixed(b []byte, neg bool, ip, frac uint64, f int) []byte {
-	total := decimalLen(ip)
+// appendFixed appends v as [-]iii[.fff]: its low f digits (zero padded)
+// after the point, the intLen digits above them (zero padded) before it,
+// in place: no temporary buffer, no copy, no division by a variable.
+func appendFixed(b []byte, neg bool, v uint64, intLen, f int) []byte {
+	total := intLen
 	if neg {
 		total++
 	}
@@ -500,11 +523,11 @@ func appendFixed(b []byte, neg bool, ip, frac uint64, f int) []byte {
 	}
 	if f > 0 {
 		k := len(o) - f
-		putDigits(o[k:], frac)
+		v = putDigits(o[k:], v)
 		o[k-1] = '.'
 		o = o[:k-1]
 	}
-	putDigits(o, ip)
+	putDigits(o, v)
 	return b
 }
 
@@ -564,10 +587,20 @@ func appendSmallUint(b []byte, u uint64) []byte {
 // appendPoint appends an orb.Point as encoding/json does: [lon,lat].
 func appendPoint(b []byte, p orb.Point) []byte {
 	b = append(b, '[')
-	b = appendJSONFloat(b, p[0])
+	b = appendCoordinate(b, p[0])
 	b = append(b, ',')
-	b = appendJSONFloat(b, p[1])
+	b = appendCoordinate(b, p[1])
 	return append(b, ']')
+}
+
+// appendCoordinate appends f as appendJSONFloat does, trying the exact
+// shortest-digits path first: most coordinates need 16 or 17 digits, and
+// the cheaper checks for short decimals would only fail on them.
+func appendCoordinate(b []byte, f float64) []byte {
+	if b2, ok := shortestFloat(b, f); ok {
+		return b2
+	}
+	return appendJSONFloat(b, f)
 }
 
 // appendJSONFloat appends f as encoding/json encodes a float64 (null for
@@ -817,12 +850,11 @@ func appendDigits(b []byte, neg bool, d uint64, L, e10 int) []byte {
 		n--
 	}
 	if e10 < 0 { // 0.000ddd
-		return appendFixed(b, neg, 0, d, n-e10-1)
+		return appendFixed(b, neg, d, 1, n-e10-1)
 	}
 	intDigits := e10 + 1
 	if n <= intDigits { // ddd000
-		return appendFixed(b, neg, d*pow10u[intDigits-n], 0, 0)
+		return appendFixed(b, neg, d*pow10u[intDigits-n], intDigits, 0)
 	}
-	f := n - intDigits
-	return appendFixed(b, neg, d/pow10u[f], d%pow10u[f], f)
+	return appendFixed(b, neg, d, intDigits, n-intDigits)
 }

@@ -347,6 +347,9 @@ func FuzzFloatFormat(f *testing.F) {
 			if got := appendJSONFloat(nil, v); string(got) != string(jw) {
 				t.Fatalf("%v: got %s want %s", v, got, jw)
 			}
+			if got := appendCoordinate(nil, v); string(got) != string(jw) {
+				t.Fatalf("%v: appendCoordinate got %s want %s", v, got, jw)
+			}
 		}
 	})
 }
@@ -383,6 +386,9 @@ func TestCoordinateFloats(t *testing.T) {
 		want := strconv.AppendFloat(nil, v, 'f', -1, 64)
 		if got := appendJSONFloat(nil, v); string(got) != string(want) {
 			t.Fatalf("raw %d (%v): got %s want %s", raw, v, got, want)
+		}
+		if got := appendCoordinate(nil, v); string(got) != string(want) {
+			t.Fatalf("raw %d (%v): appendCoordinate got %s want %s", raw, v, got, want)
 		}
 	}
 	if os.Getenv("KEELSON_EXHAUSTIVE") != "" {
