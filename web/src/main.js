@@ -674,12 +674,19 @@ const query = new URLSearchParams(location.search);
 const hasView = query.has("lat") && query.has("lon");
 let live = false;
 
+// panelPadding keeps fitted views clear of the panels: the side panel on a
+// wide screen, the bottom sheet (see style.css) on a narrow one.
+function panelPadding() {
+  if (window.innerWidth <= 700) return { paddingTopLeft: [10, 60], paddingBottomRight: [10, Math.round(window.innerHeight * 0.45)] };
+  return { paddingTopLeft: [20, 60], paddingBottomRight: [310, 70] };
+}
+
 async function goLive() {
   if (live) return refresh();
   if (!apiKey) return needKey();
   try {
     const all = vesselsOf(await apiJSON("v1/vessels", { bbox: "-180,-90,180,90", format: "geojson", limit: LIMIT }));
-    if (all.length && !hasView) map.fitBounds(busiestBounds(all), { maxZoom: 11, animate: false, paddingTopLeft: [20, 60], paddingBottomRight: [310, 70] });
+    if (all.length && !hasView) map.fitBounds(busiestBounds(all), { maxZoom: 11, animate: false, ...panelPadding() });
   } catch (err) {
     handleError(err);
     if (err instanceof APIError && err.status === 401) return; // wait for a key
