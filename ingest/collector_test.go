@@ -405,24 +405,28 @@ func TestCollectLiveInputs(t *testing.T) {
 			time.Sleep(200 * time.Microsecond)
 		}
 	}()
-	// TCP server: an instrument connects (after the listener is up)
-	go func() {
-		var conn net.Conn
-		for range 50 {
-			if conn, err = net.Dial("tcp", srvAddr); err == nil {
-				break
+	// TCP server: two instruments connect (after the listener is up) and
+	// send half the lines each, at the same time
+	for _, part := range [][][]byte{lines[:len(lines)/2], lines[len(lines)/2:]} {
+		go func() {
+			var conn net.Conn
+			var err error
+			for range 50 {
+				if conn, err = net.Dial("tcp", srvAddr); err == nil {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		if conn == nil {
-			return
-		}
-		defer conn.Close()
-		for _, l := range lines {
-			conn.Write(append(bytes.Clone(l), '\n'))
-		}
-		time.Sleep(time.Second)
-	}()
+			if conn == nil {
+				return
+			}
+			defer conn.Close()
+			for _, l := range part {
+				conn.Write(append(bytes.Clone(l), '\n'))
+			}
+			time.Sleep(time.Second)
+		}()
+	}
 	// serial: the instrument writes to the pty master
 	go func() {
 		time.Sleep(300 * time.Millisecond)

@@ -166,6 +166,8 @@ type Line struct {
 
 // sink is where an input puts lines: in chunks, to keep the hand-over to
 // the decoding goroutine cheap at hundreds of thousands of lines a second.
+// A sink is used by one goroutine (a TCP server gives each connection a
+// copy).
 type sink struct {
 	idx  int
 	live chan<- []Line // bounded queue of live inputs (never blocks them)
@@ -465,7 +467,11 @@ func (r *runner) runTCPServer(ctx context.Context) error {
 			defer stop()
 			defer c.Close()
 			r.log.Info("instrument connected", "remote", c.RemoteAddr().String())
-			err := r.liveLines(ctx, c)
+			// each connection fills its own chunks
+			cr, out := *r, *r.out
+			out.pend, out.arena = nil, nil
+			cr.out = &out
+			err := cr.liveLines(ctx, c)
 			r.connected(conns.Add(-1) > 0)
 			if ctx.Err() == nil {
 				r.log.Info("instrument disconnected", "remote", c.RemoteAddr().String(), "err", err)
