@@ -367,11 +367,25 @@ var pow10u = func() (t [20]uint64) {
 	return t
 }()
 
-// appendUint appends v in decimal, two digits at a time, in place.
+// put8 writes the 8 decimal digits of v < 1e8 into d.
+func put8(d []byte, v uint32) {
+	_ = d[7]
+	hi, lo := v/10000, v%10000
+	h1, h2, l1, l2 := hi/100, hi%100, lo/100, lo%100
+	d[0], d[1], d[2], d[3] = digits2[2*h1], digits2[2*h1+1], digits2[2*h2], digits2[2*h2+1]
+	d[4], d[5], d[6], d[7] = digits2[2*l1], digits2[2*l1+1], digits2[2*l2], digits2[2*l2+1]
+}
+
+// appendUint appends v in decimal, two digits at a time, in place; one
+// digit inline.
 func appendUint(b []byte, v uint64) []byte {
 	if v < 10 {
 		return append(b, byte('0'+v))
 	}
+	return appendUintSlow(b, v)
+}
+
+func appendUintSlow(b []byte, v uint64) []byte {
 	if v < 100 {
 		return append(b, digits2[2*v], digits2[2*v+1])
 	}
@@ -405,6 +419,14 @@ func decimalLen(u uint64) int {
 // on the left), two at a time.
 func putDigits(d []byte, v uint64) {
 	i := len(d)
+	if i > 8 {
+		// The low 8 digits in 32-bit arithmetic, independent of the rest:
+		// two short dependency chains instead of one long one.
+		lo := uint32(v % 1e8)
+		v /= 1e8
+		put8(d[i-8:i], lo)
+		i -= 8
+	}
 	for i >= 2 {
 		q := v / 100
 		r := v - q*100
