@@ -282,14 +282,20 @@ func (s *Sink) Run(ctx context.Context) error {
 		}
 	}
 	var ev keelson.Event
+	// One deadline context per batch: until BatchSize events or BatchTime
+	// after the first.
+	var dl struct {
+		ctx    context.Context
+		cancel context.CancelFunc
+	}
+	dl.ctx, dl.cancel = fctx, func() {}
+	defer func() { dl.cancel() }()
 	for {
-		// Fill a batch: until BatchSize events or BatchTime after the first.
-		rctx, cancel := fctx, context.CancelFunc(func() {})
-		if p.count > 0 {
-			rctx, cancel = context.WithDeadline(fctx, p.started.Add(s.cfg.BatchTime))
+		if p.count == 0 && dl.ctx != fctx {
+			dl.cancel()
+			dl.ctx, dl.cancel = fctx, func() {}
 		}
-		msg, err := s.reader.FetchMessage(rctx)
-		cancel()
+		msg, err := s.reader.FetchMessage(dl.ctx)
 		if err != nil {
 			if fctx.Err() != nil {
 				// ctx ended, or the flusher failed: what is in hand is
@@ -314,6 +320,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		}
 		if p.count == 0 {
 			p.started = time.Now()
+			dl.ctx, dl.cancel = context.WithDeadline(fctx, p.started.Add(s.cfg.BatchTime))
 		}
 		p.count++
 		s.m.consumed.Inc()
@@ -376,8 +383,11 @@ var unmarshalOpts = jsonv2.WithUnmarshalers(jsonv2.JoinUnmarshalers(
 // decodeMessage parses one message into ev (reset first).
 func decodeMessage(ev *keelson.Event, b []byte) error {
 	*ev = keelson.Event{}
-	if err := jsonv2.Unmarshal(b, ev, unmarshalOpts); err != nil {
-		return fmt.Errorf("%w: %v", ErrPoison, err)
+	if !fastDecode(ev, b) {
+		*ev = keelson.Event{}
+		if err := jsonv2.Unmarshal(b, ev, unmarshalOpts); err != nil {
+			return fmt.Errorf("%w: %v", ErrPoison, err)
+		}
 	}
 	if ev.ID.IsZero() {
 		return fmt.Errorf("%w: event has no id", ErrPoison)

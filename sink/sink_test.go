@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/keelson/keelson"
 	"github.com/keelson/keelson/bus"
 	"github.com/keelson/keelson/storage"
@@ -243,6 +244,36 @@ func FuzzDecodeMessage(f *testing.F) {
 		if err == nil {
 			// What the sink accepts, a batch accepts.
 			storage.NewBatch().Add(&ev)
+		}
+	})
+}
+
+// FuzzFastDecode: whatever the fast path accepts, json v2 decodes to the
+// same event.
+func FuzzFastDecode(f *testing.F) {
+	at := time.Date(2026, 10, 1, 0, 0, 0, 123456789, time.UTC)
+	p := positionEvent("c", 1, 219000001, at)
+	p.AIS = keelson.RawJSON(`{"type":1,"x":[1,{"y":"z\""}]}`)
+	p.TagTime = at
+	p.Flags = 9
+	p.Vessel = "own"
+	p.Source.Station = "st"
+	f.Add(p.AppendJSON(nil))
+	f.Add([]byte(`{"v":1,"id":"c/1/2","kind":"static","received":"2026-10-01T00:00:00Z","mmsi":1,"static":{"name":"X"}}`))
+	f.Add([]byte(`{"v":1,"id":"c/1/2","kind":"position","received":"2026-10-01T00:00:00+02:00","position":{"point":[1.5,-2e-3],"sog":null,"accuracy":true,"nav_status":3}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast keelson.Event
+		if !fastDecode(&fast, b) {
+			return
+		}
+		var ref keelson.Event
+		if err := jsonv2.Unmarshal(b, &ref, unmarshalOpts); err != nil {
+			t.Fatalf("fast path accepted what json v2 rejects (%v): %q", err, b)
+		}
+		fb, _ := json.Marshal(fast)
+		rb, _ := json.Marshal(ref)
+		if string(fb) != string(rb) || !fast.Received.Equal(ref.Received) {
+			t.Fatalf("fast and json v2 differ on %q:\nfast %s\n  v2 %s", b, fb, rb)
 		}
 	})
 }
