@@ -22,19 +22,6 @@ import (
 // ErrInput is wrapped by errors about an input's configuration.
 var ErrInput = errors.New("ingest: invalid input")
 
-// InputConfig is one named input, given as NAME=URL or URL:
-//
-//	serial:///dev/ttyUSB0?baud=38400   serial port (baud 4800, 38400, 115200; default 38400)
-//	tcp://host:port                    TCP client (reconnects with backoff)
-//	tcp-listen://:port                 TCP server (instruments connect to us)
-//	udp://:port                        UDP listener
-//	file://path?speed=1&loop=false&shift=now   file replay (rate=N: N lines/s instead of the capture's times)
-//	stdin:                             standard input
-type InputConfig struct {
-	Name string
-	URL  string
-}
-
 // InputKind is the type of an input.
 type InputKind string
 
@@ -63,7 +50,16 @@ type InputSpec struct {
 // Finite reports whether the input ends by itself (file without loop, stdin).
 func (s InputSpec) Finite() bool { return s.Kind == KindStdin || s.Kind == KindFile && !s.Loop }
 
-// ParseInput parses NAME=URL or URL.
+// ParseInput parses an input given as NAME=URL or URL:
+//
+//	serial:///dev/ttyUSB0?baud=38400   serial port (baud 4800, 38400, 115200; default 38400)
+//	tcp://host:port                    TCP client (reconnects with backoff)
+//	tcp-listen://:port                 TCP server (instruments connect to us)
+//	udp://:port                        UDP listener
+//	file://path?speed=1&loop=false&shift=now   file replay (rate=N: N lines/s instead of the capture's times)
+//	stdin: or -                        standard input
+//
+// Errors wrap ErrInput.
 func ParseInput(s string) (InputSpec, error) {
 	name, raw := "", s
 	if i := strings.Index(s, "="); i > 0 && !strings.Contains(s[:i], ":") && !strings.Contains(s[:i], "/") {
