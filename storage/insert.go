@@ -21,6 +21,7 @@ type Batch struct {
 	// intern holds one copy of each short repeated string (collector,
 	// station, class, kind, receiver, quantity, unit ...).
 	intern map[string]string
+	rcvs   map[string][]string // one shared, never modified {receiver} per receiver
 
 	// column handles
 	ev struct {
@@ -260,11 +261,24 @@ func (b *Batch) in(s string) string {
 	return v
 }
 
+func (b *Batch) receivers(rcv string) []string {
+	r, ok := b.rcvs[rcv]
+	if !ok {
+		if len(b.rcvs) > 100000 {
+			clear(b.rcvs)
+		}
+		r = []string{rcv}
+		b.rcvs[rcv] = r
+	}
+	return r
+}
+
 // Add appends one event to the batch. It copies what it keeps: e and the
 // memory it points to (a decoder's arena, say) may be reused afterwards.
 func (b *Batch) Add(e *keelson.Event) {
 	if b.intern == nil {
 		b.intern = map[string]string{}
+		b.rcvs = map[string][]string{}
 	}
 	b.n++
 	rxTime := ms(e.Received)
@@ -313,7 +327,7 @@ func (b *Batch) Add(e *keelson.Event) {
 		c.hdop.v = append(c.hdop.v, f32(p.HDOP))
 		c.rx.t = append(c.rx.t, int32(max(min(rxTime-ts, math.MaxInt32), math.MinInt32)))
 		c.rx.s = append(c.rx.s, rcv)
-		c.receivers.v = append(c.receivers.v, []string{rcv})
+		c.receivers.v = append(c.receivers.v, b.receivers(rcv))
 		// Types 19 and 21 carry identity beside the position.
 		if e.Static != nil {
 			b.addStatic(e, e.Static, rxTime, rcv)
@@ -510,5 +524,5 @@ func (b *Batch) addStatic(e *keelson.Event, s *keelson.Static, rxTime int64, rcv
 	c.first.v = append(c.first.v, rxTime)
 	c.last.v = append(c.last.v, rxTime)
 	c.seen.v = append(c.seen.v, 1)
-	c.receivers.v = append(c.receivers.v, []string{rcv})
+	c.receivers.v = append(c.receivers.v, b.receivers(rcv))
 }
