@@ -277,3 +277,78 @@ func FuzzFastDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestSinkRetriesUntilClickHouseIsBack: inserts fail (the positions table is
+// away), the sink keeps its batch and retries without committing; once the
+// table is back everything lands exactly once.
+func TestSinkRetriesUntilClickHouseIsBack(t *testing.T) {
+	db := openDB(t)
+	br := startBroker(t, 2)
+	cfg := bus.Config{Brokers: []string{br.Addr()}}
+	ctx := context.Background()
+	if err := db.Exec(ctx, "RENAME TABLE positions TO positions_away", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	var msgs []kafka.Message
+	const n = 5000
+	for i := 0; i < n; i++ {
+		e := positionEvent("c1", uint64(i), keelson.MMSI(200000000+i%10), at.Add(time.Duration(i)*time.Second))
+		msgs = append(msgs, kafka.Message{Topic: bus.TopicEvents, Key: e.Key(), Value: e.AppendJSON(nil)})
+	}
+	produce(t, cfg, msgs)
+	reg := prometheus.NewRegistry()
+	s, err := New(Config{Bus: cfg, BatchSize: 1000, BatchTime: 100 * time.Millisecond, RetryMin: 20 * time.Millisecond,
+		RetryMax: 100 * time.Millisecond, Registry: reg}, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(rctx) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for retries(reg, "insert") < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("no insert retries")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Nothing was committed while ClickHouse refused the batch.
+	if c := counter(reg, "keelson_sink_batches_total"); c > 0 {
+		t.Fatalf("%v batches committed while inserts failed", c)
+	}
+	if err := db.Exec(ctx, "RENAME TABLE positions_away TO positions", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for counter(reg, "keelson_sink_inserted_events_total") < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("inserted %v of %d after the table came back", counter(reg, "keelson_sink_inserted_events_total"), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	var ev, pos uint64
+	if err := db.QueryRow(ctx, "SELECT (SELECT count() FROM events FINAL), (SELECT count() FROM positions FINAL)", nil, &ev, &pos); err != nil || ev != n || pos != n {
+		t.Fatalf("events %d positions %d, want %d (%v)", ev, pos, n, err)
+	}
+}
+
+func retries(reg *prometheus.Registry, op string) float64 {
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "keelson_sink_retries_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "op" && l.GetValue() == op {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}

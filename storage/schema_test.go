@@ -76,6 +76,12 @@ func TestMigrateInsertDedup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Not even before merges: the insert_deduplication_token dropped the
+	// retries (non_replicated_deduplication_window).
+	var raw uint64
+	if err := db.QueryRow(ctx, "SELECT count() FROM events", nil, &raw); err != nil || raw != 3 {
+		t.Fatalf("events after 3 inserts with one token: %d rows (want 3) %v", raw, err)
+	}
 	// Same events under another token: collapsed by the engines.
 	if err := db.InsertEvents(ctx, b, "tok-2"); err != nil {
 		t.Fatal(err)
