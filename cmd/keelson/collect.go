@@ -44,7 +44,7 @@ func runCollect(ctx context.Context, args []string, io stdio) error {
 	fs.StringVar(&fsync, "spool-fsync", "batch", "spool fsync policy: batch, interval or never")
 	fs.DurationVar(&cfg.Spool.FsyncInterval, "spool-fsync-interval", time.Second, "fsync interval of -spool-fsync interval")
 	fs.BoolVar(&cfg.Raw, "raw", false, "also send the raw sentences to "+bus.TopicRaw)
-	fs.BoolVar(&cfg.OmitAIS, "omit-ais", false, "leave the full AIS message out of position events (about 40% fewer bytes on the link)")
+	fullAIS := fs.Bool("full-ais", false, "also send the full AIS message (ais) with position events; by default it is left out, as position already carries it (about 40% fewer bytes on the link)")
 	fs.BoolVar(&cfg.Lenient, "lenient", false, "accept sentences with a bad checksum (flagged)")
 	fs.IntVar(&cfg.BatchEvents, "batch-events", 2000, "most events per spool record (one fsync)")
 	fs.DurationVar(&cfg.BatchDelay, "batch-delay", 50*time.Millisecond, "longest an event waits before it is spooled")
@@ -61,6 +61,7 @@ func runCollect(ctx context.Context, args []string, io stdio) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("collect: unexpected argument %q", fs.Arg(0))
 	}
+	cfg.OmitAIS = !*fullAIS
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("collect: -log-level: %w", err)
