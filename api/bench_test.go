@@ -1,0 +1,150 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/keelson/keelson/storage"
+)
+
+// BenchmarkQueryAPI measures the reference queries of the standard
+// benchmark dataset through the whole API: HTTP, key check, rate limiter,
+// query, encoding, and the client reading every byte. It needs a database
+// loaded with the dataset, named by KEELSON_BENCH_DB (a chdb:// or
+// clickhouse:// URL), e.g.
+//
+//	python3 gen.py --vessels 500 /tmp/ais1m.csv
+//	keelson import -clickhouse chdb:///tmp/bench1m -format bench /tmp/ais1m.csv
+//	KEELSON_BENCH_DB=chdb:///tmp/bench1m go test -run '^$' -bench QueryAPI -benchtime 200x ./api
+//
+// Each sub-benchmark reports p50 and p99 latency over its runs (seeded
+// random parameters, as in the dataset's reference table).
+func BenchmarkQueryAPI(b *testing.B) {
+	url := os.Getenv("KEELSON_BENCH_DB")
+	if url == "" {
+		b.Skip("KEELSON_BENCH_DB is not set (see the comment)")
+	}
+	ctx := context.Background()
+	db, err := storage.Open(ctx, url, storage.Options{ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	// Keys live in the same database; a read-write handle would be needed
+	// to create one, so the benchmark serves keys from memory instead.
+	secret, k, _ := NewKey("bench", Scope{Export: true}, time.Now())
+	keys := memKeys{k.ID: k}
+	srv, err := New(Config{Store: db.Reader(storage.QueryLimits{}), Keys: keys, Rate: 1e9, Burst: 1 << 30, MaxPage: 10000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if err := srv.load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	srv.ready.Store(true)
+	b.Logf("index: %d vessels loaded in %v", srv.index.Len(), time.Since(start))
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	client := hs.Client()
+	get := func(path string) (int64, error) {
+		req, _ := http.NewRequest("GET", hs.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		n, err := io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 200 {
+			return n, fmt.Errorf("%s: status %d", path, resp.StatusCode)
+		}
+		return n, err
+	}
+	vessels := srv.index.InBound(nil, world, nil)
+	first, last := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 30, 0, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(42, 1))
+	vessel := func() int { return rng.IntN(len(vessels)) }
+	day := func() time.Time { return first.Add(time.Duration(rng.IntN(int(last.Sub(first).Hours()))) * time.Hour) }
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+	run := func(b *testing.B, path func() string) {
+		b.ReportAllocs()
+		lat := make([]time.Duration, 0, b.N)
+		var bytes int64
+		for b.Loop() {
+			p := path()
+			t0 := time.Now()
+			n, err := get(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+			bytes += n
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds())/1000, "p99-ms")
+		b.ReportMetric(float64(bytes)/float64(len(lat)), "bytes/op")
+	}
+	b.Run("track-1day", func(b *testing.B) {
+		run(b, func() string {
+			d := day()
+			return fmt.Sprintf("/v1/vessels/%d/track?from=%s&to=%s", vessels[vessel()].MMSI, ts(d), ts(d.Add(24*time.Hour)))
+		})
+	})
+	b.Run("latest-bbox-5x5", func(b *testing.B) {
+		run(b, func() string {
+			p := vessels[vessel()].Position
+			return fmt.Sprintf("/v1/vessels?bbox=%.4f,%.4f,%.4f,%.4f&limit=10000", max(p.Lon-2.5, -180), max(p.Lat-2.5, -90), min(p.Lon+2.5, 180), min(p.Lat+2.5, 90))
+		})
+	})
+	b.Run("nearest-10", func(b *testing.B) {
+		run(b, func() string {
+			p := vessels[vessel()].Position
+			return fmt.Sprintf("/v1/vessels/near?lat=%.5f&lon=%.5f&limit=10", p.Lat+rng.Float64()-0.5, p.Lon+rng.Float64()-0.5)
+		})
+	})
+	b.Run("area-2x2-6h", func(b *testing.B) {
+		// Centred on a real report: pick a vessel and a time, find where it was.
+		run(b, func() string {
+			v := vessels[vessel()]
+			t := day()
+			var lon, lat float64 = v.Position.Lon, v.Position.Lat
+			srv.store.Track(ctx, storage.TrackQuery{MMSI: v.MMSI, From: t, To: t.Add(6 * time.Hour), Limit: 1}, func(p *storage.PositionRow) error {
+				lon, lat = p.Lon, p.Lat
+				return nil
+			})
+			return fmt.Sprintf("/v1/positions?bbox=%.4f,%.4f,%.4f,%.4f&from=%s&to=%s&limit=10000", lon-1, lat-1, lon+1, lat+1, ts(t), ts(t.Add(6*time.Hour)))
+		})
+	})
+	b.Run("export-parquet-1M", func(b *testing.B) {
+		run(b, func() string {
+			return "/v1/positions?from=" + ts(first) + "&to=" + ts(first.Add(31*24*time.Hour)) + "&format=parquet&limit=1000000"
+		})
+	})
+	b.Run("export-csv-1M", func(b *testing.B) {
+		run(b, func() string {
+			return "/v1/positions?from=" + ts(first) + "&to=" + ts(first.Add(31*24*time.Hour)) + "&format=csv&limit=1000000"
+		})
+	})
+}
+
+// memKeys is a KeyStore in memory (benchmarks only).
+type memKeys map[string]Key
+
+func (m memKeys) APIKeyByID(_ context.Context, id string) (storage.APIKey, error) {
+	k, ok := m[id]
+	if !ok {
+		return storage.APIKey{}, storage.ErrNotFound
+	}
+	return k.Storage()
+}
