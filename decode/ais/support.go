@@ -369,12 +369,20 @@ var pow10u = func() (t [20]uint64) {
 
 // put8 writes the 8 decimal digits of v < 1e8 into d.
 func put8(d []byte, v uint32) {
-	_ = d[7]
+	o := (*[8]byte)(d)
 	hi, lo := v/10000, v%10000
-	h1, h2, l1, l2 := hi/100, hi%100, lo/100, lo%100
-	d[0], d[1], d[2], d[3] = digits2[2*h1], digits2[2*h1+1], digits2[2*h2], digits2[2*h2+1]
-	d[4], d[5], d[6], d[7] = digits2[2*l1], digits2[2*l1+1], digits2[2*l2], digits2[2*l2+1]
+	h1, h2, l1, l2 := pairs[hi/100%100], pairs[hi%100], pairs[lo/100], pairs[lo%100]
+	o[0], o[1], o[2], o[3] = h1[0], h1[1], h2[0], h2[1]
+	o[4], o[5], o[6], o[7] = l1[0], l1[1], l2[0], l2[1]
 }
+
+// pairs holds the two decimal digits of 0-99.
+var pairs = func() (t [100][2]byte) {
+	for i := range t {
+		t[i] = [2]byte{byte('0' + i/10), byte('0' + i%10)}
+	}
+	return t
+}()
 
 // appendUint appends v in decimal, two digits at a time, in place; one
 // digit inline.
@@ -418,23 +426,22 @@ func decimalLen(u uint64) int {
 // putDigits writes the low len(d) decimal digits of v into d (zero padded
 // on the left), two at a time.
 func putDigits(d []byte, v uint64) {
-	i := len(d)
-	if i > 8 {
+	if len(d) > 8 {
 		// The low 8 digits in 32-bit arithmetic, independent of the rest:
 		// two short dependency chains instead of one long one.
-		lo := uint32(v % 1e8)
+		n := len(d)
+		put8(d[n-8:], uint32(v%1e8))
+		d = d[:n-8]
 		v /= 1e8
-		put8(d[i-8:i], lo)
-		i -= 8
 	}
-	for i >= 2 {
-		q := v / 100
-		r := v - q*100
-		d[i-2], d[i-1] = digits2[2*r], digits2[2*r+1]
-		v = q
-		i -= 2
+	for len(d) >= 2 {
+		p := pairs[v%100]
+		n := len(d)
+		d[n-2], d[n-1] = p[0], p[1]
+		d = d[:n-2]
+		v /= 100
 	}
-	if i == 1 {
+	if len(d) == 1 {
 		d[0] = byte('0' + v%10)
 	}
 }
