@@ -54,7 +54,7 @@ type table[T any] struct {
 
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
-func (t *table[T]) appendJSON(b []byte, r *T) []byte {
+func (t *table[T]) appendJSON(b []byte, r *T, tc *timeCache) []byte {
 	b = append(b, '{')
 	for i := range t.cols {
 		c := &t.cols[i]
@@ -76,7 +76,7 @@ func (t *table[T]) appendJSON(b []byte, r *T) []byte {
 				b = append(b, "null"...)
 			} else {
 				b = append(b, '"')
-				b = v.UTC().AppendFormat(b, timeLayout)
+				b = tc.append(b, v)
 				b = append(b, '"')
 			}
 		}
@@ -94,7 +94,7 @@ func (t *table[T]) appendCSVHeader(b []byte) []byte {
 	return append(b, '\n')
 }
 
-func (t *table[T]) appendCSV(b []byte, r *T) []byte {
+func (t *table[T]) appendCSV(b []byte, r *T, tc *timeCache) []byte {
 	for i := range t.cols {
 		c := &t.cols[i]
 		if i > 0 {
@@ -109,26 +109,26 @@ func (t *table[T]) appendCSV(b []byte, r *T) []byte {
 			b = appendCSVString(b, c.s(r))
 		case kTime:
 			if v := c.t(r); !v.IsZero() {
-				b = v.UTC().AppendFormat(b, timeLayout)
+				b = tc.append(b, v)
 			}
 		}
 	}
 	return append(b, '\n')
 }
 
-func (t *table[T]) appendFeature(b []byte, r *T) []byte {
+func (t *table[T]) appendFeature(b []byte, r *T, tc *timeCache) []byte {
 	b = append(b, `{"type":"Feature","geometry":`...)
 	if lon, lat, ok := t.point(r); ok {
 		b = append(b, `{"type":"Point","coordinates":[`...)
-		b = strconv.AppendFloat(b, lon, 'f', -1, 64)
+		b = appendFloat(b, lon, "null")
 		b = append(b, ',')
-		b = strconv.AppendFloat(b, lat, 'f', -1, 64)
+		b = appendFloat(b, lat, "null")
 		b = append(b, "]}"...)
 	} else {
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"properties":`...)
-	b = t.appendJSON(b, r)
+	b = t.appendJSON(b, r, tc)
 	return append(b, '}')
 }
 
@@ -136,7 +136,61 @@ func appendFloat(b []byte, v float64, null string) []byte {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return append(b, null...)
 	}
+	// Stored values have at most 7 decimals (positions in 1e-7 degrees,
+	// Float32 quantities rounded to 1e-6): print those as fixed point,
+	// which is several times faster than the shortest-float search and
+	// parses back to the same float64.
+	if a := math.Abs(v); a < 1e9 {
+		s := v * 1e7
+		if r := math.Round(s); math.Abs(s-r) < 1e-6*math.Max(1, a) && r/1e7 == v {
+			n := int64(r)
+			if n < 0 {
+				b = append(b, '-')
+				n = -n
+			}
+			b = strconv.AppendInt(b, n/1e7, 10)
+			if f := n % 1e7; f != 0 {
+				var d [8]byte
+				d[0] = '.'
+				for i := 7; i >= 1; i-- {
+					d[i] = byte('0' + f%10)
+					f /= 10
+				}
+				end := 8
+				for d[end-1] == '0' {
+					end--
+				}
+				b = append(b, d[:end]...)
+			}
+			return b
+		}
+	}
 	return strconv.AppendFloat(b, v, 'f', -1, 64)
+}
+
+// timeCache formats times, reusing the text of the last second seen (rows
+// of an export come in time order, many within one second).
+type timeCache struct {
+	sec int64
+	txt [19]byte // 2006-01-02T15:04:05
+}
+
+func (c *timeCache) append(b []byte, t time.Time) []byte {
+	if c == nil {
+		return t.UTC().AppendFormat(b, timeLayout)
+	}
+	t = t.UTC()
+	sec := t.Unix()
+	if sec != c.sec || c.txt[0] == 0 {
+		c.sec = sec
+		t.AppendFormat(c.txt[:0], "2006-01-02T15:04:05")
+	}
+	if t.Year() < 1000 || t.Year() > 9999 {
+		return t.AppendFormat(b, timeLayout)
+	}
+	b = append(b, c.txt[:]...)
+	ms := t.Nanosecond() / 1e6
+	return append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 const hexDigits = "0123456789abcdef"
@@ -267,6 +321,8 @@ type encoder[T any] struct {
 	buf []byte
 	n   int
 
+	tc timeCache
+
 	pq     *parquet.Writer
 	pqRows []parquet.Row
 	pqIdx  []int // column index in the parquet schema of each table column
@@ -296,15 +352,15 @@ func (e *encoder[T]) row(r *T) error {
 			e.buf = append(e.buf, ',')
 		}
 		if e.f == FormatJSON {
-			e.buf = e.t.appendJSON(e.buf, r)
+			e.buf = e.t.appendJSON(e.buf, r, &e.tc)
 		} else {
-			e.buf = e.t.appendFeature(e.buf, r)
+			e.buf = e.t.appendFeature(e.buf, r, &e.tc)
 		}
 	case FormatNDJSON:
-		e.buf = e.t.appendJSON(e.buf, r)
+		e.buf = e.t.appendJSON(e.buf, r, &e.tc)
 		e.buf = append(e.buf, '\n')
 	case FormatCSV:
-		e.buf = e.t.appendCSV(e.buf, r)
+		e.buf = e.t.appendCSV(e.buf, r, &e.tc)
 	case FormatParquet:
 		return e.parquetRow(r)
 	}

@@ -145,9 +145,9 @@ func (s *Server) handleVessel(w http.ResponseWriter, r *http.Request, k *Key) er
 	}
 	var b []byte
 	if f == FormatGeoJSON {
-		b = vesselTable.appendFeature(nil, &v)
+		b = vesselTable.appendFeature(nil, &v, nil)
 	} else {
-		b = vesselTable.appendJSON(nil, &v)
+		b = vesselTable.appendJSON(nil, &v, nil)
 	}
 	w.Header().Set("Content-Type", contentType(f))
 	_, err = w.Write(append(b, '\n'))

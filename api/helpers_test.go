@@ -1,7 +1,9 @@
 package api
 
 import (
+	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -16,3 +18,10 @@ func httptestServer(t testing.TB, s *Server) string {
 	t.Cleanup(hs.Close)
 	return hs.URL
 }
+
+type httpHeader = http.Header
+
+// discardRW is a ResponseWriter that throws the body away.
+type discardRW struct{ *httptest.ResponseRecorder }
+
+func (d discardRW) Write(b []byte) (int, error) { return io.Discard.Write(b) }

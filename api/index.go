@@ -191,34 +191,38 @@ func (ix *Index) Get(m keelson.MMSI) (storage.VesselRow, bool) {
 // keep returns true, ordered by MMSI.
 func (ix *Index) InBound(dst []storage.VesselRow, b orb.Bound, keep func(*storage.VesselRow) bool) []storage.VesselRow {
 	lo, hi := cellOf(b.Min), cellOf(b.Max)
+	var hits []*storage.VesselRow
 	ix.mu.RLock()
-	n0 := len(dst)
+	defer ix.mu.RUnlock()
 	if int(hi.x-lo.x+1)*int(hi.y-lo.y+1) > len(ix.cells) {
 		// A huge box: walking the occupied cells is cheaper.
 		for c, l := range ix.cells {
 			if c.x >= lo.x && c.x <= hi.x && c.y >= lo.y && c.y <= hi.y {
-				dst = ix.appendCell(dst, l, b, keep)
+				hits = ix.appendCell(hits, l, b, keep)
 			}
 		}
 	} else {
 		for y := lo.y; y <= hi.y; y++ {
 			for x := lo.x; x <= hi.x; x++ {
 				if l, ok := ix.cells[cellKey{x, y}]; ok {
-					dst = ix.appendCell(dst, l, b, keep)
+					hits = ix.appendCell(hits, l, b, keep)
 				}
 			}
 		}
 	}
-	ix.mu.RUnlock()
-	slices.SortFunc(dst[n0:], func(a, b storage.VesselRow) int { return cmp.Compare(a.MMSI, b.MMSI) })
+	// Sort pointers, then copy each row once.
+	slices.SortFunc(hits, func(a, b *storage.VesselRow) int { return cmp.Compare(a.MMSI, b.MMSI) })
+	for _, v := range hits {
+		dst = append(dst, *v)
+	}
 	return dst
 }
 
-func (ix *Index) appendCell(dst []storage.VesselRow, l []keelson.MMSI, b orb.Bound, keep func(*storage.VesselRow) bool) []storage.VesselRow {
+func (ix *Index) appendCell(dst []*storage.VesselRow, l []keelson.MMSI, b orb.Bound, keep func(*storage.VesselRow) bool) []*storage.VesselRow {
 	for _, m := range l {
 		v := ix.vessels[m]
 		if b.Contains(v.Position.Point()) && (keep == nil || keep(v)) {
-			dst = append(dst, *v)
+			dst = append(dst, v)
 		}
 	}
 	return dst

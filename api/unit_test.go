@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -341,7 +342,7 @@ func TestIndexNearestMatchesBruteForce(t *testing.T) {
 
 func TestFormatsEscape(t *testing.T) {
 	v := storage.VesselRow{MMSI: 1, Name: "A \"B\", C\\D\n\x01é\xff", Draught: keelson.NA}
-	b := vesselTable.appendJSON(nil, &v)
+	b := vesselTable.appendJSON(nil, &v, nil)
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatalf("%s: %v", b, err)
@@ -349,7 +350,7 @@ func TestFormatsEscape(t *testing.T) {
 	if m["name"] != "A \"B\", C\\D\n\x01é\ufffd" || m["draught"] != nil || m["lon"] != nil {
 		t.Fatalf("decoded %v", m)
 	}
-	c := vesselTable.appendCSV(nil, &v)
+	c := vesselTable.appendCSV(nil, &v, nil)
 	if !bytes.Contains(c, []byte(`"A ""B"", C\D`)) {
 		t.Fatalf("csv %q", c)
 	}
@@ -381,4 +382,37 @@ func TestErrorShape(t *testing.T) {
 
 func same(a, b storage.PositionRow) bool {
 	return a.Time.Equal(b.Time) && a.Point() == b.Point() && a.MMSI == b.MMSI
+}
+
+func TestAppendFloatRoundTrips(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	check := func(v float64) {
+		b := appendFloat(nil, v, "null")
+		got, err := strconv.ParseFloat(string(b), 64)
+		if err != nil || got != v {
+			t.Fatalf("appendFloat(%v) = %s (parses as %v, %v)", v, b, got, err)
+		}
+	}
+	for range 200000 {
+		check(float64(rng.Int64N(3600000000)-1800000000) / 1e7) // stored positions
+		check(math.Round(float64(float32(rng.Float64()*720-360))*1e6) / 1e6)
+		check(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(30)-15)))
+	}
+	for _, v := range []float64{0, -0.5, 1e9, -1e9, 1e21, 5e-324, 0.1, 179.9999999, -179.9999999} {
+		check(v)
+	}
+	if string(appendFloat(nil, math.NaN(), "null")) != "null" {
+		t.Fatal("NaN")
+	}
+}
+
+func TestTimeCache(t *testing.T) {
+	var c timeCache
+	t0 := time.Date(2026, 10, 1, 23, 59, 58, 7e6, time.UTC)
+	for i := range 5000 {
+		ts := t0.Add(time.Duration(i) * 337 * time.Millisecond)
+		if got, want := string(c.append(nil, ts)), ts.Format(timeLayout); got != want {
+			t.Fatalf("%s, want %s", got, want)
+		}
+	}
 }
