@@ -55,11 +55,11 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	}
 	b = append(b, `,"source":{`...)
 	n := len(b)
-	b = appendStringField(b, n, "collector", e.Source.Collector)
-	b = appendStringField(b, n, "input", e.Source.Input)
-	b = appendStringField(b, n, "station", e.Source.Station)
-	b = appendStringField(b, n, "talker", e.Source.Talker)
-	b = appendStringField(b, n, "channel", e.Source.Channel)
+	b = appendStringField(b, n, `"collector":`, e.Source.Collector)
+	b = appendStringField(b, n, `"input":`, e.Source.Input)
+	b = appendStringField(b, n, `"station":`, e.Source.Station)
+	b = appendStringField(b, n, `"talker":`, e.Source.Talker)
+	b = appendStringField(b, n, `"channel":`, e.Source.Channel)
 	b = append(b, '}')
 	if e.MMSI != 0 {
 		b = append(b, `,"mmsi":`...)
@@ -138,44 +138,44 @@ func (p *Position) appendJSON(b []byte) []byte {
 	b = strconv.AppendBool(b, p.RAIM)
 	b = append(b, `,"second":`...)
 	b = appendSmallUint(b, uint64(p.Second))
-	b = appendFloatOmit(b, "altitude", p.Altitude)
-	b = appendUintOmit(b, "fix_quality", uint64(p.FixQuality))
-	b = appendUintOmit(b, "satellites", uint64(p.Satellites))
-	b = appendFloatOmit(b, "hdop", p.HDOP)
+	b = appendFloatOmit(b, `,"altitude":`, p.Altitude)
+	b = appendUintOmit(b, `,"fix_quality":`, uint64(p.FixQuality))
+	b = appendUintOmit(b, `,"satellites":`, uint64(p.Satellites))
+	b = appendFloatOmit(b, `,"hdop":`, p.HDOP)
 	return append(b, '}')
 }
 
 func (s *Static) appendJSON(b []byte) []byte {
 	b = append(b, '{')
 	n := len(b)
-	b = appendStringField(b, n, "part", s.Part)
-	b = appendUintField(b, n, "imo", uint64(s.IMO))
-	b = appendStringField(b, n, "callsign", s.CallSign)
-	b = appendStringField(b, n, "name", s.Name)
-	b = appendUintField(b, n, "ship_type", uint64(s.ShipType))
-	b = appendUintField(b, n, "to_bow", uint64(s.ToBow))
-	b = appendUintField(b, n, "to_stern", uint64(s.ToStern))
-	b = appendUintField(b, n, "to_port", uint64(s.ToPort))
-	b = appendUintField(b, n, "to_starboard", uint64(s.ToStarboard))
-	b = appendUintField(b, n, "epfd", uint64(s.EPFD))
-	b = appendStringField(b, n, "eta", s.ETA)
+	b = appendStringField(b, n, `"part":`, s.Part)
+	b = appendUintField(b, n, `"imo":`, uint64(s.IMO))
+	b = appendStringField(b, n, `"callsign":`, s.CallSign)
+	b = appendStringField(b, n, `"name":`, s.Name)
+	b = appendUintField(b, n, `"ship_type":`, uint64(s.ShipType))
+	b = appendUintField(b, n, `"to_bow":`, uint64(s.ToBow))
+	b = appendUintField(b, n, `"to_stern":`, uint64(s.ToStern))
+	b = appendUintField(b, n, `"to_port":`, uint64(s.ToPort))
+	b = appendUintField(b, n, `"to_starboard":`, uint64(s.ToStarboard))
+	b = appendUintField(b, n, `"epfd":`, uint64(s.EPFD))
+	b = appendStringField(b, n, `"eta":`, s.ETA)
 	if s.Draught.Valid() {
-		b = appendKey(b, n, "draught")
+		b = appendKey(b, n, `"draught":`)
 		b = appendFloat(b, s.Draught)
 	}
-	b = appendStringField(b, n, "destination", s.Destination)
-	b = appendStringField(b, n, "vendor_id", s.VendorID)
-	b = appendUintField(b, n, "mothership_mmsi", uint64(s.MothershipMMSI))
+	b = appendStringField(b, n, `"destination":`, s.Destination)
+	b = appendStringField(b, n, `"vendor_id":`, s.VendorID)
+	b = appendUintField(b, n, `"mothership_mmsi":`, uint64(s.MothershipMMSI))
 	if s.Virtual {
-		b = appendKey(b, n, "virtual")
+		b = appendKey(b, n, `"virtual":`)
 		b = append(b, "true"...)
 	}
 	if s.OffPosition {
-		b = appendKey(b, n, "off_position")
+		b = appendKey(b, n, `"off_position":`)
 		b = append(b, "true"...)
 	}
 	if s.Point != (orb.Point{}) {
-		b = appendKey(b, n, "point")
+		b = appendKey(b, n, `"point":`)
 		b = appendPoint(b, s.Point)
 	}
 	return append(b, '}')
@@ -269,18 +269,16 @@ func (t *Telemetry) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// appendKey appends `"key":`, preceded by a comma unless it is the first
-// field of the object opened at n.
+// appendKey appends key (`"name":`), preceded by a comma unless it is the
+// first field of the object opened at n.
 func appendKey(b []byte, n int, key string) []byte {
 	if len(b) > n {
 		b = append(b, ',')
 	}
-	b = append(b, '"')
-	b = append(b, key...)
-	return append(b, '"', ':')
+	return append(b, key...)
 }
 
-// appendStringField appends an omitempty string field.
+// appendStringField appends an omitempty string field (key is `"name":`).
 func appendStringField(b []byte, n int, key, v string) []byte {
 	if v == "" {
 		return b
@@ -289,7 +287,7 @@ func appendStringField(b []byte, n int, key, v string) []byte {
 	return appendJSONString(b, v, true)
 }
 
-// appendUintField appends an omitempty integer field.
+// appendUintField appends an omitempty integer field (key is `"name":`).
 func appendUintField(b []byte, n int, key string, v uint64) []byte {
 	if v == 0 {
 		return b
@@ -298,26 +296,23 @@ func appendUintField(b []byte, n int, key string, v uint64) []byte {
 	return appendSmallUint(b, v)
 }
 
-// appendUintOmit appends an omitempty integer field after other fields.
+// appendUintOmit appends an omitempty integer field after other fields
+// (key is `,"name":`).
 func appendUintOmit(b []byte, key string, v uint64) []byte {
 	if v == 0 {
 		return b
 	}
-	b = append(b, ',', '"')
 	b = append(b, key...)
-	b = append(b, '"', ':')
 	return appendSmallUint(b, v)
 }
 
 // appendFloatOmit appends an omitzero Float field (omitted when NaN) after
-// other fields.
+// other fields (key is `,"name":`).
 func appendFloatOmit(b []byte, key string, v Float) []byte {
 	if !v.Valid() {
 		return b
 	}
-	b = append(b, ',', '"')
 	b = append(b, key...)
-	b = append(b, '"', ':')
 	return appendFloat(b, v)
 }
 
@@ -671,6 +666,19 @@ const hexDigits = "0123456789abcdef"
 // appendJSONString appends s quoted and escaped exactly as encoding/json
 // does (with escapeHTML).
 func appendJSONString(b []byte, s string, escapeHTML bool) []byte {
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf && jsonSafe[s[i]] {
+		i++
+	}
+	if i == len(s) { // nothing to escape: the common case
+		l := len(b)
+		b = extend(b, len(s)+2)
+		o := b[l:]
+		o[0] = '"'
+		copy(o[1:], s)
+		o[len(o)-1] = '"'
+		return b
+	}
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
