@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/keelson/keelson/storage"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -323,6 +324,7 @@ type encoder[T any] struct {
 
 	tc timeCache
 
+	pqPos  *positionParquet // positions: the typed writer
 	pq     *parquet.Writer
 	pqRows []parquet.Row
 	pqIdx  []int // column index in the parquet schema of each table column
@@ -386,6 +388,12 @@ func (e *encoder[T]) finish(next string, extra func([]byte) []byte) error {
 		}
 		e.buf = append(e.buf, '}', '\n')
 	case FormatParquet:
+		if e.pqPos != nil {
+			if err := e.pqPos.close(); err != nil {
+				return err
+			}
+			break
+		}
 		if err := e.flushParquet(); err != nil {
 			return err
 		}
@@ -404,6 +412,10 @@ func (e *encoder[T]) finish(next string, extra func([]byte) []byte) error {
 }
 
 func (e *encoder[T]) initParquet() {
+	if any(e.t) == any(positionTable) {
+		e.pqPos = newPositionParquet(e.w)
+		return
+	}
 	g := parquet.Group{}
 	for _, c := range e.t.cols {
 		var n parquet.Node
@@ -433,6 +445,9 @@ func (e *encoder[T]) initParquet() {
 }
 
 func (e *encoder[T]) parquetRow(r *T) error {
+	if e.pqPos != nil {
+		return e.pqPos.add(any(r).(*storage.PositionRow))
+	}
 	i := len(e.pqRows)
 	if i < cap(e.pqRows) {
 		e.pqRows = e.pqRows[:i+1]
