@@ -300,21 +300,29 @@ var errDrained = errors.New("ingest: drained")
 
 // pipe is the state of the decoding goroutine.
 type pipe struct {
-	c       *Collector
-	states  []*inputState
-	batch   Batch
-	evs     []keelson.Event
-	buf     []byte
-	seq     uint64
-	ended   int
-	finite  int
-	allDone chan struct{}
+	c      *Collector
+	states []*inputState
+	batch  Batch
+	ev     keelson.Event // filled over and over (decode.Decoder.Fill)
+	buf    []byte
+	key    []byte
+	// the line being decoded (for emit)
+	st       *inputState
+	l        *Line
+	n        int    // events of the line
+	firstKey []byte // key of the line's first event (raw topic)
+	emitFn   func(*decode.Message)
+	seq      uint64
+	ended    int
+	finite   int
+	allDone  chan struct{}
 }
 
 // pipeline decodes lines, numbers events and spools them in batches. It
 // returns nil when ctx is done or every input ended.
 func (c *Collector) pipeline(ctx context.Context, live, bulk <-chan []Line, states []*inputState, inputErr <-chan error, allDone chan struct{}) error {
 	p := &pipe{c: c, states: states, seq: max(c.spool.NextSeq(), 1), allDone: allDone}
+	p.emitFn = p.emit // one closure, not one per line
 	for _, st := range states {
 		if st.spec.Finite() {
 			p.finite++
@@ -408,7 +416,8 @@ func (p *pipe) line(l *Line) (done bool, err error) {
 		}
 		return false, nil
 	}
-	p.evs, err = st.dec.Decode(p.evs[:0], l.Data, l.Recv)
+	p.st, p.l, p.n = st, l, 0
+	err = st.dec.Scan(l.Data, l.Recv, p.emitFn)
 	if err != nil {
 		c.m.failed.WithLabelValues(st.spec.Name, decode.ErrorName(err)).Inc()
 	}
@@ -417,39 +426,11 @@ func (p *pipe) line(l *Line) (done bool, err error) {
 		// these events are already spooled
 		return false, nil
 	}
-	if p.batch.Len() == 0 {
-		p.batch.FirstSeq = p.seq
-	}
-	for i := range p.evs {
-		ev := &p.evs[i]
-		ev.ID = keelson.EventID{Collector: c.cfg.Collector, Boot: c.boot, Seq: p.seq}
-		p.seq++
-		if ev.Source.Collector == "" {
-			ev.Source.Collector = c.cfg.Collector
-		}
-		if ev.Source.Input == "" {
-			ev.Source.Input = st.spec.Name
-		}
-		if !l.Orig.IsZero() {
-			if st.spec.Shift {
-				if !ev.TagTime.IsZero() {
-					ev.TagTime = ev.TagTime.Add(l.Recv.Sub(l.Orig))
-				}
-			} else {
-				ev.Flags |= keelson.FlagTimeFromTag
-			}
-		}
-		if c.cfg.OmitAIS && ev.Kind == keelson.KindPosition {
-			ev.AIS = nil
-		}
-		p.buf = ev.AppendJSON(p.buf[:0])
-		p.batch.Add(TopicIndexEvents, ev.Key(), p.buf)
-	}
-	st.decoded.Add(float64(len(p.evs)))
+	st.decoded.Add(float64(p.n))
 	if c.cfg.Raw {
 		key := []byte(st.spec.Name)
-		if len(p.evs) > 0 {
-			key = p.evs[0].Key()
+		if p.n > 0 {
+			key = p.firstKey
 		}
 		p.buf = appendRaw(p.buf[:0], c.cfg.Collector, st.spec.Name, l.Recv, l.Data)
 		p.batch.Add(TopicIndexRaw, key, p.buf)
@@ -461,6 +442,59 @@ func (p *pipe) line(l *Line) (done bool, err error) {
 		return false, p.flush()
 	}
 	return false, nil
+}
+
+// emit numbers one decoded message of the line p.l and adds its event to
+// the batch. It fills one reused Event (decode.Decoder.Fill reuses its
+// payload structs and AIS buffer): no allocation per event.
+func (p *pipe) emit(m *decode.Message) {
+	c, st, l := p.c, p.st, p.l
+	if l.Skip {
+		return // already spooled: only the decoder's state matters
+	}
+	ev := &p.ev
+	st.dec.Fill(ev, m, l.Recv)
+	if p.batch.Events == 0 {
+		p.batch.FirstSeq = p.seq
+	}
+	ev.ID = keelson.EventID{Collector: c.cfg.Collector, Boot: c.boot, Seq: p.seq}
+	p.seq++
+	p.n++
+	if ev.Source.Collector == "" {
+		ev.Source.Collector = c.cfg.Collector
+	}
+	if ev.Source.Input == "" {
+		ev.Source.Input = st.spec.Name
+	}
+	if !l.Orig.IsZero() {
+		if st.spec.Shift {
+			if !ev.TagTime.IsZero() {
+				ev.TagTime = ev.TagTime.Add(l.Recv.Sub(l.Orig))
+			}
+		} else {
+			ev.Flags |= keelson.FlagTimeFromTag
+		}
+	}
+	if c.cfg.OmitAIS && ev.Kind == keelson.KindPosition {
+		ev.AIS = ev.AIS[:0] // empty is left out; Fill reuses the buffer
+	}
+	p.buf = ev.AppendJSON(p.buf[:0])
+	p.key = appendKey(p.key[:0], ev)
+	if p.n == 1 && c.cfg.Raw {
+		p.firstKey = append(p.firstKey[:0], p.key...)
+	}
+	p.batch.Add(TopicIndexEvents, p.key, p.buf)
+}
+
+// appendKey appends ev.Key() to b without allocating.
+func appendKey(b []byte, ev *keelson.Event) []byte {
+	switch {
+	case ev.MMSI != 0:
+		return ev.MMSI.AppendText(b)
+	case ev.Vessel != "":
+		return append(b, ev.Vessel...)
+	}
+	return append(b, ev.Source.Collector...)
 }
 
 // appendRaw encodes a raw sentence message for bus.TopicRaw.

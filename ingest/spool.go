@@ -202,6 +202,7 @@ type Frame struct {
 	Events    int
 	Positions map[string]Position
 	Msgs      []Message
+	released  bool
 }
 
 const (
@@ -247,7 +248,7 @@ type Spool struct {
 	notify   chan struct{} // wakes the reader
 	syncWake chan struct{} // wakes the syncer
 	syncDone chan struct{}
-	bufs     chan []byte // recycled frame buffers
+	frames   chan *Frame // recycled frames (buffer, messages, positions)
 	closed   bool
 	segs     []*segment // ordered; the last is active
 	active   *os.File
@@ -290,7 +291,7 @@ func OpenSpool(cfg SpoolConfig) (*Spool, error) {
 		return nil, fmt.Errorf("ingest: spool: %w", err)
 	}
 	s := &Spool{cfg: cfg, log: cfg.Logger, notify: make(chan struct{}, 1), syncWake: make(chan struct{}, 1),
-		syncDone: make(chan struct{}), bufs: make(chan []byte, 8), pos: map[string]Position{}}
+		syncDone: make(chan struct{}), frames: make(chan *Frame, 16), pos: map[string]Position{}}
 	if err := s.loadMeta(); err != nil {
 		return nil, err
 	}
@@ -970,15 +971,17 @@ func (s *Spool) readFrame(id uint64, off int64) (*Frame, error) {
 		}
 		s.rfile, s.rfid = f, id
 	}
-	// each frame gets its own buffer (the sender keeps several in flight),
-	// recycled by Release
-	var buf []byte
+	// each frame has its own buffer (the sender keeps several in flight),
+	// recycled by Release with its message slice and positions map
+	var fr *Frame
 	select {
-	case buf = <-s.bufs:
+	case fr = <-s.frames:
 	default:
+		fr = &Frame{}
 	}
-	buf, err := readRecord(s.rfile, off, buf[:0])
-	fr := &Frame{buf: buf}
+	fr.released = false
+	buf, err := readRecord(s.rfile, off, fr.buf[:0])
+	fr.buf = buf
 	if err == nil {
 		err = parseFrame(fr, buf, true)
 	}
@@ -1035,17 +1038,20 @@ func (s *Spool) Pending() int64 {
 	return s.stats.Pending
 }
 
-// Release hands a frame's buffer back for reuse once its messages are no
-// longer referenced (after Ack and the Kafka write returned).
+// Release hands a frame back for reuse once neither it nor its messages
+// are referenced any more (after Ack and the Kafka write returned): Next
+// reads a later record into it.
 func (s *Spool) Release(fr *Frame) {
-	if fr.buf == nil {
+	if fr == nil || fr.released {
 		return
 	}
+	fr.released = true
+	clear(fr.Msgs) // drop the references into the buffer
+	fr.Msgs = fr.Msgs[:0]
 	select {
-	case s.bufs <- fr.buf:
+	case s.frames <- fr:
 	default:
 	}
-	fr.buf, fr.Msgs = nil, nil
 }
 
 // Drained reports whether every appended record is acknowledged (or
