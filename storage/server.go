@@ -2,9 +2,12 @@ package storage
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"reflect"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -27,9 +30,47 @@ func openServer(ctx context.Context, u *url.URL, opts Options) (*serverEngine, e
 	if c.Scheme == "tcp" {
 		c.Scheme = "clickhouse"
 	}
+	// Our own TLS options (clickhouse-go's DSN has secure and skip_verify
+	// only): tls_ca (PEM CA file to trust), tls_cert and tls_key (client
+	// certificate); any of them implies secure=true.
+	q := c.Query()
+	ca, cert, key := q.Get("tls_ca"), q.Get("tls_cert"), q.Get("tls_key")
+	q.Del("tls_ca")
+	q.Del("tls_cert")
+	q.Del("tls_key")
+	if ca != "" || cert != "" {
+		q.Set("secure", "true")
+	}
+	c.RawQuery = q.Encode()
 	o, err := clickhouse.ParseDSN(c.String())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrURL, err)
+	}
+	if ca != "" || cert != "" || key != "" {
+		if o.TLS == nil {
+			o.TLS = &tls.Config{}
+		}
+		if ca != "" {
+			pem, err := os.ReadFile(ca)
+			if err != nil {
+				return nil, fmt.Errorf("%w: tls_ca: %v", ErrURL, err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("%w: tls_ca %s: no PEM certificate", ErrURL, ca)
+			}
+			o.TLS.RootCAs = pool
+		}
+		if (cert == "") != (key == "") {
+			return nil, fmt.Errorf("%w: tls_cert and tls_key go together", ErrURL)
+		}
+		if cert != "" {
+			kp, err := tls.LoadX509KeyPair(cert, key)
+			if err != nil {
+				return nil, fmt.Errorf("%w: tls_cert/tls_key: %v", ErrURL, err)
+			}
+			o.TLS.Certificates = []tls.Certificate{kp}
+		}
 	}
 	o.Protocol = clickhouse.Native
 	conn, err := clickhouse.Open(o)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keelson/keelson/bus/bustest"
 	"net"
 	"os"
 	"os/exec"
@@ -18,16 +19,22 @@ import (
 // port (Debian's clickhouse-server 18.16 in CI: a wire peer for the native
 // protocol; the schema itself targets 24+ and is tested on chDB).
 type chServer struct {
-	t    testing.TB
-	bin  string
-	dir  string
-	port int
-	cmd  *exec.Cmd
+	t       testing.TB
+	bin     string
+	dir     string
+	port    int
+	tlsPort int // 0: no TLS listener
+	tls     bustest.TLSFiles
+	cmd     *exec.Cmd
 }
 
 // startServer starts clickhouse-server; it skips under -short and fails
 // when the binary is missing in a full run (scripts/setup.sh test installs it).
-func startServer(t testing.TB) *chServer {
+func startServer(t testing.TB) *chServer { return startServerTLS(t, false) }
+
+// startServerTLS also listens with TLS (certificates from bustest) when
+// withTLS.
+func startServerTLS(t testing.TB, withTLS bool) *chServer {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("ClickHouse server: skipped with -short")
@@ -46,21 +53,41 @@ func startServer(t testing.TB) *chServer {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	dir := t.TempDir()
+	tlsXML := ""
+	var files bustest.TLSFiles
+	tlsPort := 0
+	if withTLS {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tlsPort = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if files, _, err = bustest.WriteTLS(dir); err != nil {
+			t.Fatal(err)
+		}
+		tlsXML = fmt.Sprintf(`<tcp_port_secure>%d</tcp_port_secure>
+  <openSSL><server><certificateFile>%s</certificateFile><privateKeyFile>%s</privateKeyFile>
+    <verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile>
+    <cacheSessions>true</cacheSessions><disableProtocols>sslv2,sslv3</disableProtocols><preferServerCiphers>true</preferServerCiphers>
+  </server></openSSL>`, tlsPort, files.ServerCert, files.ServerKey)
+	}
 	cfg := fmt.Sprintf(`<yandex>
   <logger><level>warning</level><console>1</console></logger>
   <tcp_port>%d</tcp_port>
+  %s
   <listen_host>127.0.0.1</listen_host>
-  <path>%[2]s/data/</path>
-  <tmp_path>%[2]s/tmp/</tmp_path>
-  <user_files_path>%[2]s/user_files/</user_files_path>
-  <format_schema_path>%[2]s/format_schemas/</format_schema_path>
+  <path>%[3]s/data/</path>
+  <tmp_path>%[3]s/tmp/</tmp_path>
+  <user_files_path>%[3]s/user_files/</user_files_path>
+  <format_schema_path>%[3]s/format_schemas/</format_schema_path>
   <users_config>users.xml</users_config>
   <default_profile>default</default_profile>
   <default_database>default</default_database>
   <mark_cache_size>268435456</mark_cache_size>
   <timezone>UTC</timezone>
 </yandex>
-`, port, dir)
+`, port, tlsXML, dir)
 	users := `<yandex>
   <profiles><default></default></profiles>
   <users>
@@ -76,7 +103,7 @@ func startServer(t testing.TB) *chServer {
 	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(users), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &chServer{t: t, bin: bin, dir: dir, port: port}
+	s := &chServer{t: t, bin: bin, dir: dir, port: port, tlsPort: tlsPort, tls: files}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
@@ -231,5 +258,32 @@ func TestServerBatchInsertReconnectRestart(t *testing.T) {
 	}
 	if err := db.Exec(ctx, "DROP TABLE t", nil, nil); err != nil && !strings.Contains(err.Error(), "doesn't exist") {
 		t.Fatal(err)
+	}
+}
+
+func TestServerTLS(t *testing.T) {
+	srv := startServerTLS(t, true)
+	ctx := context.Background()
+	base := fmt.Sprintf("clickhouse://keelson:s3cret@127.0.0.1:%d/default?dial_timeout=5s", srv.tlsPort)
+	// Our CA: verified TLS works.
+	db, err := Open(ctx, base+"&tls_ca="+srv.tls.CA, Options{})
+	if err != nil {
+		t.Fatalf("TLS with tls_ca: %v", err)
+	}
+	var one uint8
+	if err := db.QueryRow(ctx, "SELECT 1", nil, &one); err != nil || one != 1 {
+		t.Fatalf("query over TLS: %v", err)
+	}
+	db.Close()
+	// System roots do not know our CA: refused.
+	if _, err := Open(ctx, base+"&secure=true", Options{}); err == nil {
+		t.Fatal("TLS against an unknown CA accepted")
+	}
+	// Plain protocol against the TLS port fails too.
+	if _, err := Open(ctx, base, Options{}); err == nil {
+		t.Fatal("plain connection to the TLS port accepted")
+	}
+	if _, err := Open(ctx, base+"&tls_ca=/nonexistent.pem", Options{}); !errors.Is(err, ErrURL) {
+		t.Fatalf("missing CA file: %v", err)
 	}
 }

@@ -7,9 +7,9 @@
 //     have a given directory open at a time; Open it once and share the *DB.
 //   - a ClickHouse server (>= 24) over the native protocol with
 //     github.com/ClickHouse/clickhouse-go/v2: URL
-//     "clickhouse://user:password@host:9000/db?secure=true&dial_timeout=5s"
-//     (the query options are clickhouse-go's: secure, skip_verify,
-//     dial_timeout, compress, ...).
+//     "clickhouse://user:password@host:9440/db?tls_ca=/etc/ca.pem&dial_timeout=5s"
+//     (clickhouse-go's options: secure, skip_verify, dial_timeout,
+//     compress, ...; and ours: tls_ca, tls_cert, tls_key PEM files).
 //
 // # Engine API (stable)
 //
