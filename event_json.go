@@ -436,7 +436,7 @@ func appendFloatFast(b []byte, v float64) []byte {
 	// Anything else fails the first test, without a division.
 	if x := math.Abs(v) * 10; x < 1e8 {
 		if n := uint64(x); float64(n) == x && float64(n)/10 == math.Abs(v) {
-			if v < 0 {
+			if math.Signbit(v) { // -0 too, as strconv writes it
 				b = append(b, '-')
 			}
 			b = appendSmallUint(b, n/10)

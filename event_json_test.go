@@ -332,6 +332,7 @@ func BenchmarkShortestFloat(b *testing.B) {
 // encoding/json write.
 func FuzzFloatFormat(f *testing.F) {
 	f.Add(-5.277916666666667)
+	f.Add(math.Copysign(0, -1))
 	f.Add(999999999.9999999)
 	f.Add(1e-3)
 	f.Add(0.1)
@@ -409,8 +410,19 @@ func TestCoordinateFloats(t *testing.T) {
 	}
 }
 
-// TestTenthsFloats: speeds and courses (raw 1/10) and headings.
+// TestTenthsFloats: speeds and courses (raw 1/10) and headings, and
+// negative zero (a rate of turn of -0), which strconv writes as "-0".
 func TestTenthsFloats(t *testing.T) {
+	negZero := math.Copysign(0, -1)
+	for _, v := range []float64{negZero, 0} {
+		want := strconv.AppendFloat(nil, v, 'f', -1, 64)
+		if got := appendFloat(nil, Float(v)); string(got) != string(want) {
+			t.Fatalf("%v: got %s want %s", v, got, want)
+		}
+		if got := appendCoordinate(nil, v); string(got) != string(want) {
+			t.Fatalf("%v: appendCoordinate got %s want %s", v, got, want)
+		}
+	}
 	for raw := int64(-40000); raw <= 40000; raw++ {
 		for _, v := range []float64{float64(raw) / 10, float64(raw) / 100, float64(raw)} {
 			want := strconv.AppendFloat(nil, v, 'f', -1, 64)
