@@ -300,6 +300,14 @@ func roundDiv(n, d int64) int64 {
 // and to about a centimetre for positions. The digits are written in place
 // (no temporary buffer); the scales the generator uses divide by a constant.
 func appendDec(b []byte, q int64, dec int) []byte {
+	if dec == 1 && q >= 0 && q < 1e6 { // tenths: speeds, courses
+		u := uint64(q)
+		b = appendUint(b, u/10)
+		if d := u % 10; d != 0 {
+			b = append(b, '.', byte('0'+d))
+		}
+		return b
+	}
 	neg := q < 0
 	if neg {
 		q = -q
