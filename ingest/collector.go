@@ -184,7 +184,8 @@ type inputState struct {
 func (c *Collector) Run(ctx context.Context) error {
 	defer c.spool.Close()
 	live := make(chan []Line, c.cfg.QueueLines)
-	bulk := make(chan []Line, 4)
+	bulk := make(chan *chunk, 4)
+	free := make(chan *chunk, 8)
 	inCtx, stopInputs := context.WithCancel(ctx)
 	defer stopInputs()
 
@@ -206,7 +207,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		connected := c.m.inputUp.WithLabelValues(spec.Name)
 		r := &runner{
 			spec: spec, log: c.log.With("input", spec.Name), in: c.cfg.Stdin,
-			out: &sink{idx: i, live: live, bulk: bulk, blocking: spec.Finite() || spec.Kind == KindFile,
+			out: &sink{idx: i, live: live, bulk: bulk, free: free, blocking: spec.Finite() || spec.Kind == KindFile,
 				onDrop: func(n int) { st.dropped.Add(float64(n)) }, onRead: func(n int) { st.read.Add(float64(n)) }},
 			connected: func(up bool) {
 				if up {
@@ -249,7 +250,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		sendErr <- err
 	}()
 
-	perr := c.pipeline(inCtx, live, bulk, states, inputErr, allDone)
+	perr := c.pipeline(inCtx, live, bulk, free, states, inputErr, allDone)
 	stopInputs()
 	wg.Wait()
 	if perr != nil {
@@ -320,7 +321,7 @@ type pipe struct {
 
 // pipeline decodes lines, numbers events and spools them in batches. It
 // returns nil when ctx is done or every input ended.
-func (c *Collector) pipeline(ctx context.Context, live, bulk <-chan []Line, states []*inputState, inputErr <-chan error, allDone chan struct{}) error {
+func (c *Collector) pipeline(ctx context.Context, live <-chan []Line, bulk <-chan *chunk, free chan<- *chunk, states []*inputState, inputErr <-chan error, allDone chan struct{}) error {
 	p := &pipe{c: c, states: states, seq: max(c.spool.NextSeq(), 1), allDone: allDone}
 	p.emitFn = p.emit // one closure, not one per line
 	for _, st := range states {
@@ -361,7 +362,18 @@ func (c *Collector) pipeline(ctx context.Context, live, bulk <-chan []Line, stat
 			}
 			continue
 		case ls = <-live:
-		case ls = <-bulk:
+		case ch := <-bulk:
+			for i := range ch.lines {
+				done, err := p.line(&ch.lines[i])
+				if err != nil || done {
+					return err
+				}
+			}
+			select {
+			case free <- ch: // nothing refers to its lines any more
+			default:
+			}
+			continue
 		}
 		for i := range ls {
 			done, err := p.line(&ls[i])
@@ -541,7 +553,7 @@ func (c *Collector) send(ctx context.Context, allDone <-chan struct{}) error {
 		return finished && c.spool.Drained()
 	}
 	var (
-		msgs   []kafka.Message
+		msgs   = make([]kafka.Message, 0, c.cfg.SendEvents+c.cfg.BatchEvents)
 		frames []*Frame
 	)
 	for {

@@ -167,19 +167,36 @@ type Line struct {
 type sink struct {
 	idx  int
 	live chan<- []Line // bounded queue of live inputs (never blocks them)
-	bulk chan<- []Line // file and stdin inputs (blocks them)
+	bulk chan<- *chunk // file and stdin inputs (blocks them)
+	// free returns bulk chunks once decoded, for reuse
+	free <-chan *chunk
 	// blocking is set for file and stdin inputs
 	blocking bool
 	pend     []Line
 	arena    []byte
+	spare    *chunk
 	onDrop   func(n int)
 	onRead   func(n int)
 }
 
 const chunkLines = 256
 
+// chunk is a bulk hand-over: lines whose Data point into arena (no other
+// chunk's lines do), so that both are reused once decoded.
+type chunk struct {
+	lines []Line
+	arena []byte
+}
+
 // add copies a line into the pending chunk.
 func (s *sink) add(l Line, data []byte) {
+	if s.pend == nil && s.blocking && s.spare == nil {
+		select {
+		case s.spare = <-s.free:
+			s.pend, s.arena = s.spare.lines[:0], s.spare.arena[:0]
+		default:
+		}
+	}
 	if cap(s.arena)-len(s.arena) < len(data) {
 		s.arena = make([]byte, 0, max(32<<10, len(data)))
 	}
@@ -223,9 +240,15 @@ func (s *sink) send(ctx context.Context) error {
 		n--
 	}
 	s.onRead(n)
+	ch := s.spare
+	if ch == nil {
+		ch = &chunk{}
+	}
+	ch.lines, ch.arena = s.pend, s.arena
 	select {
-	case s.bulk <- s.pend:
-		s.pend = nil
+	case s.bulk <- ch:
+		// the chunk owns its arena now: the next one starts another
+		s.pend, s.arena, s.spare = nil, nil, nil
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -514,7 +514,8 @@ func readRecord(f *os.File, off int64, buf []byte) ([]byte, error) {
 		return buf, fmt.Errorf("%w: length %d", ErrCorrupt, l)
 	}
 	if cap(buf) < int(l) {
-		buf = make([]byte, l)
+		// headroom, so that a recycled buffer fits the next records too
+		buf = make([]byte, l, int(l)+int(l)/4)
 	}
 	buf = buf[:l]
 	if n, _ := f.ReadAt(buf, off+recordHeader); n < int(l) {
