@@ -777,3 +777,21 @@ func isTimestamp(f parquet.Field) bool {
 	_, ok := lt.Value.(*format.TimestampType)
 	return ok
 }
+
+// Before any key exists there is no api_keys table: keys are refused (401),
+// not a 500. (The test drops the table and makes it again; tests make
+// their keys when they start and do not run in parallel.)
+func TestNoKeysTable(t *testing.T) {
+	e := env(t)
+	ctx := context.Background()
+	if err := e.db.Exec(ctx, "DROP TABLE api_keys", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := e.db.EnsureAPIKeys(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	secret, _, _ := NewKey("x", Scope{}, e.now)
+	e.call(t, "GET", "/v1/vessels", secret, "", 401, nil)
+}

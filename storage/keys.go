@@ -3,7 +3,9 @@ package storage
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -72,6 +74,11 @@ func scanAPIKey(rows Rows, k *APIKey) error {
 func (db *DB) APIKeyByID(ctx context.Context, id string) (APIKey, error) {
 	rows, err := db.Query(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE id = {id:String} ORDER BY version DESC LIMIT 1",
 		Params{"id": id}, nil)
+	var qe *QueryError
+	if errors.As(err, &qe) && (qe.Code == 60 || strings.Contains(qe.Msg, "UNKNOWN_TABLE")) {
+		// No key was ever made here (the table comes with the first one).
+		return APIKey{}, fmt.Errorf("%w: api key %s (no api_keys table)", ErrNotFound, id)
+	}
 	if err != nil {
 		return APIKey{}, err
 	}
