@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -112,9 +113,7 @@ func (b *Browser) CheckMap(pageURL string, timeout time.Duration) (MapResult, er
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
 		return r, fmt.Errorf("%w: navigate: %v", ErrPage, err)
 	}
-	n, err := chromedp.Run(ctx, chromedp.Poll[int](
-		`document.body.dataset.ready === "1" && Number(document.body.dataset.vessels || 0)`,
-		chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	n, err := poll[int](ctx, `document.body.dataset.ready === "1" && Number(document.body.dataset.vessels || 0)`, timeout)
 	if err != nil {
 		st, _ := chromedp.Run(ctx, chromedp.Text(`#status`, chromedp.NodeVisible))
 		return r, fmt.Errorf("%w: no vessels shown within %s (status: %q): %v", ErrPage, timeout, st, err)
@@ -161,9 +160,7 @@ func (b *Browser) CheckMap(pageURL string, timeout time.Duration) (MapResult, er
 			return r, fmt.Errorf("%w: click vessel %s: %v", ErrPage, t.MMSI, err)
 		}
 		// The card shows the vessel the click hit (a neighbour may lie on top).
-		sel, err := chromedp.Run(ctx, chromedp.Poll[string](
-			`!document.getElementById("card").hidden && document.body.dataset.trackPoints !== undefined && document.getElementById("card").dataset.mmsi`,
-			chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+		sel, err := poll[string](ctx, `!document.getElementById("card").hidden && document.body.dataset.trackPoints !== undefined && document.getElementById("card").dataset.mmsi`, timeout)
 		if err != nil {
 			return r, fmt.Errorf("%w: card and track of %s not shown within %s: %v", ErrPage, t.MMSI, timeout, err)
 		}
@@ -193,9 +190,7 @@ func (b *Browser) CheckMap(pageURL string, timeout time.Duration) (MapResult, er
 		return 0;
 	})()`))
 	if err == nil {
-		r.ReplayVessels, err = chromedp.Run(ctx, chromedp.Poll[int](
-			`(document.body.dataset.frame || "live") !== "live" && Number(document.body.dataset.vessels) + 1`,
-			chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+		r.ReplayVessels, err = poll[int](ctx, `(document.body.dataset.frame || "live") !== "live" && Number(document.body.dataset.vessels) + 1`, timeout)
 		r.ReplayVessels--
 	}
 	if err != nil {
@@ -205,8 +200,7 @@ func (b *Browser) CheckMap(pageURL string, timeout time.Duration) (MapResult, er
 	if err := chromedp.Do(ctx, chromedp.Click(`#exportbtn`, chromedp.NodeVisible)); err != nil {
 		return r, fmt.Errorf("%w: export: %v", ErrPage, err)
 	}
-	r.ExportBytes, err = chromedp.Run(ctx, chromedp.Poll[int](`Number(document.body.dataset.exportBytes || 0)`,
-		chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	r.ExportBytes, err = poll[int](ctx, `Number(document.body.dataset.exportBytes || 0)`, timeout)
 	if err != nil {
 		st, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
 		return r, fmt.Errorf("%w: export produced nothing within %s (status %q): %v", ErrPage, timeout, st, err)
@@ -216,8 +210,7 @@ func (b *Browser) CheckMap(pageURL string, timeout time.Duration) (MapResult, er
 		chromedp.Click(`#bboxform button[type=submit]`, chromedp.NodeVisible)); err != nil {
 		return r, fmt.Errorf("%w: area search: %v", ErrPage, err)
 	}
-	r.SearchHits, err = chromedp.Run(ctx, chromedp.Poll[int](`document.querySelectorAll("#results li a").length`,
-		chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	r.SearchHits, err = poll[int](ctx, `document.querySelectorAll("#results li a").length`, timeout)
 	if err != nil {
 		txt, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("results").innerText`))
 		return r, fmt.Errorf("%w: area search listed nothing within %s (%q): %v", ErrPage, timeout, txt, err)
@@ -247,8 +240,7 @@ func (b *Browser) CheckKeyPrompt(pageURL, key string, timeout time.Duration) err
 		chromedp.Click(`#keyform button[type=submit]`)); err != nil {
 		return fmt.Errorf("%w: enter a key: %v", ErrPage, err)
 	}
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`/refused|needed/.test(document.getElementById("status").textContent) && !document.getElementById("keybox").hidden`,
-		chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout))); err != nil {
+	if _, err := poll[bool](ctx, `/refused|needed/.test(document.getElementById("status").textContent) && !document.getElementById("keybox").hidden`, timeout); err != nil {
 		st, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
 		return fmt.Errorf("%w: a wrong key was not refused (status %q): %v", ErrPage, st, err)
 	}
@@ -256,9 +248,7 @@ func (b *Browser) CheckKeyPrompt(pageURL, key string, timeout time.Duration) err
 		chromedp.Click(`#keyform button[type=submit]`)); err != nil {
 		return fmt.Errorf("%w: enter the key: %v", ErrPage, err)
 	}
-	if _, err := chromedp.Run(ctx, chromedp.Poll[int](
-		`document.body.dataset.ready === "1" && document.getElementById("keybox").hidden && Number(document.body.dataset.vessels || 0)`,
-		chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(timeout))); err != nil {
+	if _, err := poll[int](ctx, `document.body.dataset.ready === "1" && document.getElementById("keybox").hidden && Number(document.body.dataset.vessels || 0)`, timeout); err != nil {
 		st, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
 		return fmt.Errorf("%w: no vessels after pasting the key (status %q): %v", ErrPage, st, err)
 	}
@@ -279,4 +269,20 @@ func jsString(s string) string {
 		b = append(b, c)
 	}
 	return string(append(b, '"'))
+}
+
+// poll runs a chromedp Poll of the JavaScript expression expr until it is
+// truthy, starting it again when the page's JavaScript context was replaced
+// under it (a navigation or reload still in flight: "Cannot find context
+// with specified id"), until timeout.
+func poll[T any](ctx context.Context, expr string, timeout time.Duration) (T, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		v, err := chromedp.Run(ctx, chromedp.Poll[T](expr,
+			chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(time.Until(deadline))))
+		if err == nil || !strings.Contains(err.Error(), "Cannot find context") || time.Until(deadline) < 250*time.Millisecond {
+			return v, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
