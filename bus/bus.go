@@ -400,7 +400,7 @@ func (c *Config) NewWriter(topic string, opts ...WriterOptions) (*kafka.Writer, 
 		WriteBackoffMax:        500 * time.Millisecond,
 		WriteTimeout:           o.WriteTimeout,
 		ReadTimeout:            o.WriteTimeout,
-		Transport:              tr,
+		Transport:              newMetaCache(tr),
 		AllowAutoTopicCreation: true,
 	}, nil
 }
