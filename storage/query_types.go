@@ -104,7 +104,7 @@ type ObservationQuery struct {
 	From, To time.Time
 	Area     Area
 	MMSIs    []keelson.MMSI
-	After    *Cursor
+	After    *Cursor // only rows strictly after this key
 	Limit    int
 }
 
@@ -119,12 +119,13 @@ type TelemetryRow struct {
 	Sensor   string
 }
 
-// TelemetryQuery selects one own-ship vessel's readings, ordered by time.
+// TelemetryQuery selects one own-ship vessel's readings, ordered by
+// (time, quantity, sensor).
 type TelemetryQuery struct {
 	Vessel     string
 	From, To   time.Time
-	Quantities []string // nil: all
-	After      *time.Time
+	Quantities []string   // nil: all
+	After      *time.Time // only rows at or after this time (the API skips those it sent)
 	Limit      int
 }
 
