@@ -33,6 +33,10 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("helper process of TestSinkCrashSIGKILL")
 	}
 	drain := os.Getenv(crashEnv) == "drain"
+	batch := 2000 // small batches while being killed: many commit points
+	if drain {
+		batch = 50000
+	}
 	db, err := storage.Open(context.Background(), os.Getenv("KEELSON_CRASH_DB"), storage.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +46,7 @@ func TestCrashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, err := New(Config{Bus: bus.Config{Brokers: []string{os.Getenv("KEELSON_CRASH_BROKER")}}, Group: "crash",
-		BatchSize: 5000, BatchTime: 200 * time.Millisecond, Drain: drain, RetryMin: 50 * time.Millisecond,
+		BatchSize: batch, BatchTime: 200 * time.Millisecond, Drain: drain, RetryMin: 50 * time.Millisecond,
 		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		SessionTimeout: 6 * time.Second, OnBatch: func(n int) { fmt.Printf("landed %d\n", n) }}, db)
 	if err != nil {
@@ -133,7 +137,7 @@ func TestSinkCrashSIGKILL(t *testing.T) {
 		}
 		cmd := child("run")
 		// Kill at a random point once the child is landing batches: after
-		// 0-2 batches, then 0-1.5 s into whatever it is doing (fetching,
+		// 0-2 batches, then 0-0.3 s into whatever it is doing (fetching,
 		// inserting, committing).
 	wait:
 		for k := rng.IntN(3); k > 0; k-- {
@@ -144,7 +148,7 @@ func TestSinkCrashSIGKILL(t *testing.T) {
 				break wait
 			}
 		}
-		time.Sleep(time.Duration(rng.IntN(700)) * time.Millisecond)
+		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
