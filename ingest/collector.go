@@ -579,6 +579,19 @@ func (c *Collector) send(ctx context.Context, allDone <-chan struct{}) error {
 		// more records: those ready now, or spooled within the linger
 		events := frames[0].Events
 		lctx, cancel := context.WithTimeout(ctx, c.cfg.SendLinger)
+		if !finished {
+			// once every input has ended nothing more will come: stop
+			// waiting (a backfill would otherwise end with a full linger)
+			go func() {
+				select {
+				case <-allDone:
+					cancel()
+				case <-lctx.Done():
+				}
+			}()
+		} else {
+			cancel() // take what is ready, do not wait
+		}
 		for events < c.cfg.SendEvents {
 			fr, err := c.spool.Next(lctx)
 			if err != nil {
