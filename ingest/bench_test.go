@@ -114,7 +114,7 @@ func BenchmarkCollectorReplay(b *testing.B) {
 		name      string
 		positions bool
 		omitAIS   bool
-	}{{"positions", true, false}, {"positions-omit-ais", true, true}, {"all", false, false}} {
+	}{{"positions", true, false}, {"positions-omit-ais", true, true}, {"all", false, false}, {"all-omit-ais", false, true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			const lines = 200_000
 			path, events := benchCorpus(b, lines, tc.positions)
