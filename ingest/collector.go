@@ -174,7 +174,9 @@ type inputState struct {
 	done    bool
 	read    prometheus.Counter
 	decoded prometheus.Counter
-	dropped prometheus.Counter
+	// ndecoded is decoded but not yet added to the counter
+	ndecoded int
+	dropped  prometheus.Counter
 }
 
 // Run runs until ctx is done (then flushes within ShutdownTimeout and
@@ -369,6 +371,7 @@ func (c *Collector) pipeline(ctx context.Context, live <-chan []Line, bulk <-cha
 					return err
 				}
 			}
+			p.countDecoded()
 			select {
 			case free <- ch: // nothing refers to its lines any more
 			default:
@@ -381,11 +384,24 @@ func (c *Collector) pipeline(ctx context.Context, live <-chan []Line, bulk <-cha
 				return err
 			}
 		}
+		p.countDecoded()
+	}
+}
+
+// countDecoded adds the events decoded since the last call to the
+// inputs' counters (once per chunk of lines, not per line).
+func (p *pipe) countDecoded() {
+	for _, st := range p.states {
+		if st.ndecoded > 0 {
+			st.decoded.Add(float64(st.ndecoded))
+			st.ndecoded = 0
+		}
 	}
 }
 
 // flush appends the batch to the spool.
 func (p *pipe) flush() error {
+	p.countDecoded()
 	if p.batch.Empty() {
 		return nil
 	}
@@ -438,7 +454,7 @@ func (p *pipe) line(l *Line) (done bool, err error) {
 		// these events are already spooled
 		return false, nil
 	}
-	st.decoded.Add(float64(p.n))
+	st.ndecoded += p.n // counted per chunk (see countDecoded)
 	if c.cfg.Raw {
 		key := []byte(st.spec.Name)
 		if p.n > 0 {

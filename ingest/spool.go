@@ -695,9 +695,8 @@ func (s *Spool) Append(b *Batch) error {
 	sum := crc32.Update(crc32.Checksum(h[recordHeader:], castagnoli), castagnoli, b.msgs)
 	binary.LittleEndian.PutUint32(h[0:], uint32(plen))
 	binary.LittleEndian.PutUint32(h[4:], sum)
-	h = append(h, b.msgs...)
 	s.hdr = h[:0]
-	size := int64(len(h))
+	size := int64(len(h) + len(b.msgs))
 
 	act := s.segs[len(s.segs)-1]
 	if act.size > 0 && act.size+size > s.cfg.SegmentBytes {
@@ -710,7 +709,13 @@ func (s *Spool) Append(b *Batch) error {
 		s.dropOldest("size cap")
 	}
 	for {
+		// header and messages in two writes: no copy of the batch
 		n, err := s.active.WriteAt(h, act.size)
+		if err == nil {
+			var m int
+			m, err = s.active.WriteAt(b.msgs, act.size+int64(n))
+			n += m
+		}
 		if err == nil {
 			break
 		}
