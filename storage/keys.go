@@ -23,23 +23,28 @@ type APIKey struct {
 	Revoked bool
 }
 
-// APIKeysDDL creates the api_keys table. It is idempotent; EnsureAPIKeys
-// runs it (it belongs in the migrations as the next schema version).
-const APIKeysDDL = `CREATE TABLE IF NOT EXISTS api_keys (
+// apiKeysCols are the columns of the api_keys table (schema version 2).
+const apiKeysCols = `
     id String,
     name String,
     hash String,
     scope String,
     created DateTime64(3, 'UTC'),
     revoked Bool,
-    version DateTime64(3, 'UTC')
-) ENGINE = ReplacingMergeTree(version)
-ORDER BY id`
+    version DateTime64(3, 'UTC')`
 
-// EnsureAPIKeys creates the api_keys table when missing.
+// APIKeysDDL creates the api_keys table on a single node, as schema version
+// 2 does; Migrate applies it (with the cluster variant where configured).
+var APIKeysDDL = schema{}.table("api_keys", apiKeysCols, "ReplacingMergeTree(version)", "ORDER BY id", "")[0]
+
+// EnsureAPIKeys creates the api_keys table when missing (Migrate does too;
+// this serves databases whose owner has not migrated yet).
 func (db *DB) EnsureAPIKeys(ctx context.Context) error {
-	if err := db.Exec(ctx, APIKeysDDL, nil, nil); err != nil {
-		return fmt.Errorf("storage: api_keys: %w", err)
+	s := schema{cluster: db.opts.Cluster}
+	for _, st := range s.table("api_keys", apiKeysCols, s.engine("ReplacingMergeTree", "version"), "ORDER BY id", "cityHash64(id)") {
+		if err := db.Exec(ctx, st, nil, nil); err != nil {
+			return fmt.Errorf("storage: api_keys: %w", err)
+		}
 	}
 	return nil
 }

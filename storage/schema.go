@@ -299,8 +299,63 @@ PARTITION BY toYYYYMM(received)
 ORDER BY (ais_type, mmsi, received, collector, boot, seq)`+s.ttl("received")+`
 SETTINGS `+dedupSettings, "mmsi"),
 		),
+	}, {
+		version: 2,
+		name:    "api keys",
+		stmts:   s.table("api_keys", apiKeysCols, s.engine("ReplacingMergeTree", "version"), "ORDER BY id", "cityHash64(id)"),
+	}, {
+		version: 3,
+		name:    "positions by area and time",
+		stmts:   s.positionsArea(),
 	}}
 }
+
+// positionsArea is the second ordering of the positions, for "everything in
+// this box during these hours": positions_area, fed by a materialized view
+// from positions, ordered by (hour, 1-degree cell, ts) and carrying only the
+// usable positions and the columns that /v1/positions returns. Rows keep the
+// identity of the positions row (mmsi, vessel, ts, lat_e7, lon_e7) in the
+// sorting key, so that the duplicates that positions merges (one broadcast
+// heard by several receivers, a replayed batch) collapse here too
+// (ReplacingMergeTree; readers use FINAL). On a single node the migration
+// also copies the positions already stored; a duplicate row that a write
+// racing with it adds collapses the same way. With Cluster set, that copy is
+// left to the operator (see docs/storage.md), since INSERT has no ON CLUSTER.
+func (s schema) positionsArea() []string {
+	st := s.table("positions_area", `
+    cell UInt16 CODEC(ZSTD(1)),
+    ts DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
+    mmsi UInt32 CODEC(ZSTD(1)),
+    vessel LowCardinality(String),
+    lat_e7 Int32 CODEC(ZSTD(1)),
+    lon_e7 Int32 CODEC(ZSTD(1)),
+    sog_c UInt16 CODEC(ZSTD(1)),
+    cog_c UInt16 CODEC(ZSTD(1)),
+    heading_c UInt16 CODEC(ZSTD(1)),
+    nav_status UInt8 CODEC(ZSTD(1)),
+    sog Float32 ALIAS if(sog_c = 65535, nan, sog_c / 100),
+    cog Float32 ALIAS if(cog_c = 65535, nan, cog_c / 100),
+    heading Float32 ALIAS if(heading_c = 65535, nan, heading_c / 100)`,
+		s.engine("ReplacingMergeTree", ""), `
+PARTITION BY toYYYYMM(ts)
+ORDER BY (toStartOfHour(ts), cell, ts, mmsi, vessel, lat_e7, lon_e7)`+s.ttl("ts")+`
+SETTINGS index_granularity = 1024, `+dedupSettings, "mmsi")
+	sel := fmt.Sprintf(`SELECT toUInt16(%s) AS cell, ts, mmsi, vessel, lat_e7, lon_e7, sog_c, cog_c, heading_c, nav_status
+FROM {src}
+WHERE mmsi != 0 AND bitAnd(flags, %d) = 0`, cellExpr, badPos)
+	st = append(st, fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS positions_area_mv%s TO %s AS\n%s",
+		s.on(), s.local("positions_area"), strings.ReplaceAll(sel, "{src}", s.local("positions"))))
+	if s.cluster == "" {
+		st = append(st, "INSERT INTO positions_area (cell, ts, mmsi, vessel, lat_e7, lon_e7, sog_c, cog_c, heading_c, nav_status)\n"+
+			strings.ReplaceAll(sel, "{src}", "positions"))
+	}
+	return st
+}
+
+// cellExpr is the 1-degree cell (0 to 64799) of lat_e7 and lon_e7: row
+// floor(lat)+90, column floor(lon)+180, wrapping lon 180 to column 0 and
+// clamping lat 90 into row 179. Cell (in Go) computes the same.
+const cellExpr = "least(intDiv(lat_e7 + 900000000, 10000000), 179) * 360 + intDiv(lon_e7 + 1800000000, 10000000) % 360"
 
 func concat(parts ...[]string) []string {
 	var out []string
