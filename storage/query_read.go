@@ -208,9 +208,10 @@ func (r *Reader) Positions(ctx context.Context, q PositionQuery, fn func(*Positi
 	from := "positions"
 	if cells, ok := areaCells(q.Area); ok && q.MMSIs == nil {
 		// The area-time ordering: positions_area holds only usable
-		// positions, sorted by (hour, cell, ts), so the time range and
-		// the cells prune granules instead of scanning the month.
+		// positions, sorted by (day, cell, mmsi, ts), so the days and the
+		// cells prune granules instead of scanning the month.
 		from = "positions_area"
+		w.add("day BETWEEN {d0:Date} AND {d1:Date}", "d0", q.From.UTC().Format(time.DateOnly), "d1", q.To.UTC().Format(time.DateOnly))
 		if cells != nil {
 			w.add("cell IN {cells:Array(UInt16)}", "cells", cells)
 		}
