@@ -26,7 +26,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keelson_sink_inserted_rows_total",
 			Help: "Rows inserted, by table."}, []string{"table"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keelson_sink_retries_total",
-			Help: "Retried operations (fetch, dlq, insert, commit)."}, []string{"op"}),
+			Help: "Retried operations (fetch, fetch_timeout, dlq, insert, commit)."}, []string{"op"}),
 		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "keelson_sink_batch_seconds",
 			Help: "Time to land a batch (dead letters, insert, commit), retries included.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "keelson_sink_lag",

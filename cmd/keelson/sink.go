@@ -59,7 +59,7 @@ func runSink(ctx context.Context, args []string, io stdio) error {
 	st.register(fs)
 	fs.StringVar(&topics, "topics", bus.TopicEvents, "Kafka topics to consume, comma-separated")
 	fs.StringVar(&cfg.Group, "group", "keelson-sink", "Kafka consumer group")
-	fs.IntVar(&cfg.BatchSize, "batch-size", 50000, "most events per ClickHouse insert")
+	fs.IntVar(&cfg.BatchSize, "batch-size", 200000, "most events per ClickHouse insert")
 	fs.DurationVar(&cfg.BatchTime, "batch-time", time.Second, "longest a batch waits for more events")
 	fs.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (empty: off)")
 	fs.BoolVar(&cfg.Drain, "drain", false, "consume up to the high-water marks seen at start, commit and exit 0")
