@@ -206,13 +206,14 @@ func (r *Reader) Positions(ctx context.Context, q PositionQuery, fn func(*Positi
 		w.add("(ts, mmsi) > ({cts:DateTime64(3)}, {cmmsi:UInt32})", "cts", q.After.Time, "cmmsi", uint32(q.After.MMSI))
 	}
 	from := "positions"
-	if cells, ok := areaCells(q.Area); ok && q.MMSIs == nil {
+	if q.MMSIs == nil {
 		// The area-time ordering: positions_area holds only usable
 		// positions, sorted by (day, cell, mmsi, ts), so the days and the
-		// cells prune granules instead of scanning the month.
+		// cells (with an area) prune granules instead of scanning the
+		// month. With an MMSI list, positions (by vessel) prunes better.
 		from = "positions_area"
 		w.add("day BETWEEN {d0:Date} AND {d1:Date}", "d0", q.From.UTC().Format(time.DateOnly), "d1", q.To.UTC().Format(time.DateOnly))
-		if cells != nil {
+		if cells, _ := areaCells(q.Area); cells != nil {
 			w.add("cell IN {cells:Array(UInt16)}", "cells", cells)
 		}
 	} else {
