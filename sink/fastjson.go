@@ -253,15 +253,62 @@ func (s *scanner) float(f *keelson.Float) bool {
 		return true
 	}
 	b, ok := s.number()
-	if !ok || b[0] == '+' || b[0] == '.' || b[len(b)-1] == '.' {
+	if !ok || b[0] == '+' || b[len(b)-1] == '.' {
 		return false
 	}
-	if len(b) > 1 && b[0] == '0' && b[1] >= '0' && b[1] <= '9' {
+	// JSON's grammar after an optional minus: a digit, and no leading
+	// zero ("-.5" and "-01" are ParseFloat's but not JSON's).
+	d := b
+	if d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || d[0] < '0' || d[0] > '9' || len(d) > 1 && d[0] == '0' && d[1] >= '0' && d[1] <= '9' {
 		return false
+	}
+	if v, ok := exactDecimal(b); ok {
+		*f = keelson.Float(v)
+		return true
 	}
 	v, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(b), len(b)), 64)
 	*f = keelson.Float(v)
 	return err == nil
+}
+
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// exactDecimal parses -?digits[.digits] with at most 15 digits in all:
+// the mantissa and the power of ten are exact float64s, so one division
+// is correctly rounded (what ParseFloat's own fast path does). Anything
+// else (exponents, longer numbers) is ParseFloat's.
+func exactDecimal(b []byte) (float64, bool) {
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	var m int64
+	digits, frac, dot := 0, 0, false
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + int64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot && i > 0 && i < len(b)-1:
+			dot = true
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return 0, false
+	}
+	v := float64(m) / pow10[frac]
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 func (s *scanner) bool() (bool, bool) {
@@ -288,9 +335,46 @@ func (s *scanner) time(t *time.Time) bool {
 	if !strictRFC3339(b) {
 		return false
 	}
+	if b[len(b)-1] == 'Z' {
+		// What AppendJSON writes: UTC, without time.Parse's general
+		// layout machinery (a fifth of the decoding).
+		v, ok := parseUTC(b)
+		*t = v
+		return ok
+	}
 	v, err := time.Parse(time.RFC3339Nano, unsafe.String(unsafe.SliceData(b), len(b)))
 	*t = v
 	return err == nil
+}
+
+// parseUTC parses YYYY-MM-DDTHH:MM:SS[.frac]Z (checked by strictRFC3339),
+// rejecting out-of-range fields as time.Parse does.
+func parseUTC(b []byte) (time.Time, bool) {
+	num := func(b []byte) int {
+		n := 0
+		for _, c := range b {
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(b[0:4]), num(b[5:7]), num(b[8:10])
+	hour, minute, sec := num(b[11:13]), num(b[14:16]), num(b[17:19])
+	ns := 0
+	if b[19] == '.' {
+		frac := b[20 : len(b)-1]
+		ns = num(frac)
+		for range 9 - len(frac) {
+			ns *= 10
+		}
+	}
+	if month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, ns, time.UTC)
+	if t.Day() != day { // Feb 30th and the like
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // strictRFC3339 accepts only YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM);

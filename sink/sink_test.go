@@ -261,6 +261,13 @@ func FuzzFastDecode(f *testing.F) {
 	f.Add(p.AppendJSON(nil))
 	f.Add([]byte(`{"v":1,"id":"c/1/2","kind":"static","received":"2026-10-01T00:00:00Z","mmsi":1,"static":{"name":"X"}}`))
 	f.Add([]byte(`{"v":1,"id":"c/1/2","kind":"position","received":"2026-10-01T00:00:00+02:00","position":{"point":[1.5,-2e-3],"sog":null,"accuracy":true,"nav_status":3}}`))
+	// The UTC time and short-decimal fast paths, and their edges.
+	for _, tm := range []string{"2026-10-01T23:59:59.5Z", "2024-02-29T12:00:00.000000001Z", "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-10-01T24:00:00Z", "2026-13-01T00:00:00Z", "0000-01-01T00:00:60Z"} {
+		f.Add([]byte(`{"v":1,"id":"c/1/2","kind":"position","received":"` + tm + `","position":{"point":[0,0]}}`))
+	}
+	for _, x := range []string{"-0", "-0.0", "0.1", "179.9999999", "123456789012345", "1234567890123456", "0.30000000000000004", "-90.12345678901234", "1.5e2", "00.1", "-.5", "-01", "-", "5."} {
+		f.Add([]byte(`{"v":1,"id":"c/1/2","kind":"position","received":"2026-10-01T00:00:00Z","position":{"point":[` + x + `,1],"sog":` + x + `}}`))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var fast keelson.Event
 		if !fastDecode(&fast, b) {
