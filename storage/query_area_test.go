@@ -137,6 +137,13 @@ func TestPositionsAreaMatchesPositions(t *testing.T) {
 	if len(viaArea) != want {
 		t.Fatalf("area path: %d rows, want %d", len(viaArea), want)
 	}
+	// A polygon that misses the box: no cells, no rows, no error.
+	far := orb.MultiPolygon{{{{-70, 40}, {-69, 40}, {-69, 41}, {-70, 40}}}}
+	n := 0
+	if err := r.Positions(ctx, PositionQuery{From: q.From, To: q.To, Area: Area{Set: true, Bound: box, Polygons: []orb.MultiPolygon{far}}},
+		func(*PositionRow) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("disjoint polygon: %d rows, %v", n, err)
+	}
 	// Cursor pages through the area path.
 	q.MMSIs, q.Limit = nil, 50
 	var paged int
