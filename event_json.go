@@ -1,6 +1,7 @@
 package keelson
 
 import (
+	"github.com/keelson/keelson/internal/jsonnum"
 	"math"
 	mathbits "math/bits"
 	"strconv"
@@ -35,7 +36,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = append(b, '/')
 		b = strconv.AppendInt(b, e.ID.Boot, 10)
 		b = append(b, '/')
-		b = appendSmallUint(b, e.ID.Seq)
+		b = jsonnum.AppendUint(b, e.ID.Seq)
 		b = append(b, '"')
 	}
 	switch e.Kind { // the common kinds as constants
@@ -63,7 +64,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = append(b, '}')
 	if e.MMSI != 0 {
 		b = append(b, `,"mmsi":`...)
-		b = appendSmallUint(b, uint64(e.MMSI))
+		b = jsonnum.AppendUint(b, uint64(e.MMSI))
 	}
 	if e.Vessel != "" {
 		b = append(b, `,"vessel":`...)
@@ -71,11 +72,11 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	}
 	if e.AISType != 0 {
 		b = append(b, `,"ais_type":`...)
-		b = appendSmallUint(b, uint64(e.AISType))
+		b = jsonnum.AppendUint(b, uint64(e.AISType))
 	}
 	if e.Flags != 0 {
 		b = append(b, `,"flags":`...)
-		b = appendSmallUint(b, uint64(e.Flags))
+		b = jsonnum.AppendUint(b, uint64(e.Flags))
 	}
 	if e.Position != nil {
 		b = append(b, `,"position":`...)
@@ -131,13 +132,13 @@ func (p *Position) appendJSON(b []byte) []byte {
 	b = append(b, `,"rot":`...)
 	b = appendFloat(b, p.ROT)
 	b = append(b, `,"nav_status":`...)
-	b = appendSmallUint(b, uint64(p.NavStatus))
+	b = jsonnum.AppendUint(b, uint64(p.NavStatus))
 	b = append(b, `,"accuracy":`...)
 	b = strconv.AppendBool(b, p.Accuracy)
 	b = append(b, `,"raim":`...)
 	b = strconv.AppendBool(b, p.RAIM)
 	b = append(b, `,"second":`...)
-	b = appendSmallUint(b, uint64(p.Second))
+	b = jsonnum.AppendUint(b, uint64(p.Second))
 	b = appendFloatOmit(b, `,"altitude":`, p.Altitude)
 	b = appendUintOmit(b, `,"fix_quality":`, uint64(p.FixQuality))
 	b = appendUintOmit(b, `,"satellites":`, uint64(p.Satellites))
@@ -183,9 +184,9 @@ func (s *Static) appendJSON(b []byte) []byte {
 
 func (o *Observation) appendJSON(b []byte) []byte {
 	b = append(b, `{"dac":`...)
-	b = appendSmallUint(b, uint64(o.DAC))
+	b = jsonnum.AppendUint(b, uint64(o.DAC))
 	b = append(b, `,"fi":`...)
-	b = appendSmallUint(b, uint64(o.FI))
+	b = jsonnum.AppendUint(b, uint64(o.FI))
 	b = append(b, `,"point":`...)
 	b = appendPoint(b, o.Point)
 	if !o.Time.IsZero() {
@@ -231,7 +232,7 @@ func (o *Observation) appendJSON(b []byte) []byte {
 	} {
 		b = append(b, f.key...)
 		if f.u != nil {
-			b = appendSmallUint(b, uint64(*f.u))
+			b = jsonnum.AppendUint(b, uint64(*f.u))
 		} else {
 			b = appendFloat(b, f.v)
 		}
@@ -293,7 +294,7 @@ func appendUintField(b []byte, n int, key string, v uint64) []byte {
 		return b
 	}
 	b = appendKey(b, n, key)
-	return appendSmallUint(b, v)
+	return jsonnum.AppendUint(b, v)
 }
 
 // appendUintOmit appends an omitempty integer field after other fields
@@ -303,7 +304,7 @@ func appendUintOmit(b []byte, key string, v uint64) []byte {
 		return b
 	}
 	b = append(b, key...)
-	return appendSmallUint(b, v)
+	return jsonnum.AppendUint(b, v)
 }
 
 // appendFloatOmit appends an omitzero Float field (omitted when NaN) after
@@ -354,11 +355,11 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 		n += 1 + f
 	}
 	l := len(b)
-	b = extend(b, n)
+	b = jsonnum.Extend(b, n)
 	o := (*[20]byte)(b[l:]) // `"YYYY-MM-DDTHH:MM:SS`
 	y := uint64(year)
-	yh, yl, mo, dd := pairs[y/100%100], pairs[y%100], pairs[month%100], pairs[day%100]
-	hh, mi, ss := pairs[hour%100], pairs[min%100], pairs[sec%100]
+	yh, yl, mo, dd := jsonnum.Pairs[y/100%100], jsonnum.Pairs[y%100], jsonnum.Pairs[month%100], jsonnum.Pairs[day%100]
+	hh, mi, ss := jsonnum.Pairs[hour%100], jsonnum.Pairs[min%100], jsonnum.Pairs[sec%100]
 	o[0], o[1], o[2], o[3], o[4], o[5] = '"', yh[0], yh[1], yl[0], yl[1], '-'
 	o[6], o[7], o[8], o[9], o[10], o[11] = mo[0], mo[1], '-', dd[0], dd[1], 'T'
 	o[12], o[13], o[14], o[15], o[16], o[17] = hh[0], hh[1], ':', mi[0], mi[1], ':'
@@ -366,7 +367,7 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 	tail := b[l+20:] // [.fff]Z"
 	if f > 0 {
 		tail[0] = '.'
-		putDigits(tail[1:1+f], ns)
+		jsonnum.PutDigits(tail[1:1+f], ns)
 	}
 	tail[len(tail)-2], tail[len(tail)-1] = 'Z', '"'
 	return b
@@ -439,7 +440,7 @@ func appendFloatFast(b []byte, v float64) []byte {
 			if math.Signbit(v) { // -0 too, as strconv writes it
 				b = append(b, '-')
 			}
-			b = appendSmallUint(b, n/10)
+			b = jsonnum.AppendUint(b, n/10)
 			if d := n % 10; d != 0 {
 				b = append(b, '.', byte('0'+d))
 			}
@@ -495,7 +496,7 @@ func appendDecimal6(b []byte, n int64) []byte {
 			f--
 		}
 	}
-	return appendFixed(b, neg, ip*pow10u[f]+frac, decimalLen(ip), f)
+	return appendFixed(b, neg, ip*jsonnum.Pow10[f]+frac, jsonnum.DecimalLen(ip), f)
 }
 
 // appendFixed appends v as [-]iii[.fff]: its low f digits (zero padded)
@@ -510,7 +511,7 @@ func appendFixed(b []byte, neg bool, v uint64, intLen, f int) []byte {
 		total += 1 + f
 	}
 	l := len(b)
-	b = extend(b, total)
+	b = jsonnum.Extend(b, total)
 	o := b[l:]
 	if neg {
 		o[0] = '-'
@@ -518,92 +519,11 @@ func appendFixed(b []byte, neg bool, v uint64, intLen, f int) []byte {
 	}
 	if f > 0 {
 		k := len(o) - f
-		v = putDigits(o[k:], v)
+		v = jsonnum.PutDigits(o[k:], v)
 		o[k-1] = '.'
 		o = o[:k-1]
 	}
-	putDigits(o, v)
-	return b
-}
-
-// extend returns b grown by n bytes (to be written by the caller).
-func extend(b []byte, n int) []byte {
-	if cap(b)-len(b) >= n {
-		return b[:len(b)+n]
-	}
-	return append(b, make([]byte, n)...)
-}
-
-// decimalLen returns the number of decimal digits of u (1 for 0).
-func decimalLen(u uint64) int {
-	t := mathbits.Len64(u) * 1233 >> 12
-	if u >= pow10u[t] {
-		t++
-	}
-	if t == 0 {
-		return 1
-	}
-	return t
-}
-
-// putDigits writes the low len(d) decimal digits of v into d (zero padded
-// on the left), two at a time, and returns v without them.
-func putDigits(d []byte, v uint64) uint64 {
-	if len(d) > 8 {
-		// The low 8 digits in 32-bit arithmetic, independent of the rest:
-		// two short dependency chains instead of one long one.
-		n := len(d)
-		put8(d[n-8:], uint32(v%1e8))
-		d = d[:n-8]
-		v /= 1e8
-	}
-	for len(d) >= 2 {
-		p := pairs[v%100]
-		n := len(d)
-		d[n-2], d[n-1] = p[0], p[1]
-		d = d[:n-2]
-		v /= 100
-	}
-	if len(d) == 1 {
-		d[0] = byte('0' + v%10)
-		v /= 10
-	}
-	return v
-}
-
-// put8 writes the 8 decimal digits of v < 1e8 into d.
-func put8(d []byte, v uint32) {
-	o := (*[8]byte)(d)
-	hi, lo := v/10000, v%10000
-	h1, h2, l1, l2 := pairs[hi/100%100], pairs[hi%100], pairs[lo/100], pairs[lo%100]
-	o[0], o[1], o[2], o[3] = h1[0], h1[1], h2[0], h2[1]
-	o[4], o[5], o[6], o[7] = l1[0], l1[1], l2[0], l2[1]
-}
-
-// pairs holds the two decimal digits of 0-99.
-var pairs = func() (t [100][2]byte) {
-	for i := range t {
-		t[i] = [2]byte{byte('0' + i/10), byte('0' + i%10)}
-	}
-	return t
-}()
-
-// appendSmallUint appends u in decimal, two digits at a time; one digit
-// inline.
-func appendSmallUint(b []byte, u uint64) []byte {
-	if u < 10 {
-		return append(b, byte('0'+u))
-	}
-	return appendUintSlow(b, u)
-}
-
-func appendUintSlow(b []byte, u uint64) []byte {
-	if u < 100 {
-		return append(b, digits2[2*u], digits2[2*u+1])
-	}
-	l := len(b)
-	b = extend(b, decimalLen(u))
-	putDigits(b[l:], u)
+	jsonnum.PutDigits(o, v)
 	return b
 }
 
@@ -672,7 +592,7 @@ func appendJSONString(b []byte, s string, escapeHTML bool) []byte {
 	}
 	if i == len(s) { // nothing to escape: the common case
 		l := len(b)
-		b = extend(b, len(s)+2)
+		b = jsonnum.Extend(b, len(s)+2)
 		o := b[l:]
 		o[0] = '"'
 		copy(o[1:], s)
@@ -766,7 +686,7 @@ func shortestFloat(b []byte, v float64) ([]byte, bool) {
 		if k < 0 || k > 19 {
 			return b, false
 		}
-		p10 := pow10u[k]
+		p10 := jsonnum.Pow10[k]
 		phi, plo := mul64(m, p10) // P = m * 10^k < 2^53 * 10^19 < 2^117
 		if phi>>shift != 0 {
 			return b, false
@@ -781,11 +701,11 @@ func shortestFloat(b []byte, v float64) ([]byte, bool) {
 		case rem == half:
 			return b, false // an exact tie: left to strconv
 		}
-		if d17 >= pow10u[17] {
+		if d17 >= jsonnum.Pow10[17] {
 			e10++
 			continue
 		}
-		if d17 < pow10u[16] {
+		if d17 < jsonnum.Pow10[16] {
 			e10--
 			continue
 		}
@@ -803,7 +723,7 @@ func shortestFloat(b []byte, v float64) ([]byte, bool) {
 				return b, false
 			}
 			ok, sure := roundTrips(d*c.unit, shift, phi, plo, p10)
-			if !sure || ok && d >= pow10u[c.L] {
+			if !sure || ok && d >= jsonnum.Pow10[c.L] {
 				return b, false
 			}
 			if ok {
@@ -818,19 +738,7 @@ func shortestFloat(b []byte, v float64) ([]byte, bool) {
 	return b, false
 }
 
-const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
-	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
-	"8081828384858687888990919293949596979899"
-
 var pow10 = [...]float64{1e-3, 1e-2, 1e-1, 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
-
-var pow10u = func() (t [20]uint64) {
-	t[0] = 1
-	for i := 1; i < 20; i++ {
-		t[i] = t[i-1] * 10
-	}
-	return t
-}()
 
 func mul64(a, b uint64) (hi, lo uint64) { return mathbits.Mul64(a, b) }
 
@@ -890,7 +798,7 @@ func appendDigits(b []byte, neg bool, d uint64, L, e10 int) []byte {
 	}
 	intDigits := e10 + 1
 	if n <= intDigits { // ddd000
-		return appendFixed(b, neg, d*pow10u[intDigits-n], intDigits, 0)
+		return appendFixed(b, neg, d*jsonnum.Pow10[intDigits-n], intDigits, 0)
 	}
 	return appendFixed(b, neg, d, intDigits, n-intDigits)
 }

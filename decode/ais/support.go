@@ -1,8 +1,8 @@
 package ais
 
 import (
+	"github.com/keelson/keelson/internal/jsonnum"
 	"math"
-	mathbits "math/bits"
 	"strconv"
 
 	"github.com/keelson/keelson"
@@ -331,7 +331,7 @@ func appendDec(b []byte, q int64, dec int) []byte {
 	case 7:
 		ip, frac = u/1e7, u%1e7
 	default:
-		ip, frac = u/pow10u[dec], u%pow10u[dec]
+		ip, frac = u/jsonnum.Pow10[dec], u%jsonnum.Pow10[dec]
 	}
 	f := 0 // fraction digits, trailing zeros trimmed
 	if frac != 0 {
@@ -341,7 +341,7 @@ func appendDec(b []byte, q int64, dec int) []byte {
 			f--
 		}
 	}
-	total := decimalLen(ip)
+	total := jsonnum.DecimalLen(ip)
 	if neg {
 		total++
 	}
@@ -349,7 +349,7 @@ func appendDec(b []byte, q int64, dec int) []byte {
 		total += 1 + f
 	}
 	l := len(b)
-	b = extend(b, total)
+	b = jsonnum.Extend(b, total)
 	o := b[l:]
 	if neg {
 		o[0] = '-'
@@ -357,99 +357,13 @@ func appendDec(b []byte, q int64, dec int) []byte {
 	}
 	if f > 0 {
 		k := len(o) - f
-		putDigits(o[k:], frac)
+		jsonnum.PutDigits(o[k:], frac)
 		o[k-1] = '.'
 		o = o[:k-1]
 	}
-	putDigits(o, ip)
+	jsonnum.PutDigits(o, ip)
 	return b
 }
 
-const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
-
-var pow10u = func() (t [20]uint64) {
-	t[0] = 1
-	for i := 1; i < 20; i++ {
-		t[i] = t[i-1] * 10
-	}
-	return t
-}()
-
-// put8 writes the 8 decimal digits of v < 1e8 into d.
-func put8(d []byte, v uint32) {
-	o := (*[8]byte)(d)
-	hi, lo := v/10000, v%10000
-	h1, h2, l1, l2 := pairs[hi/100%100], pairs[hi%100], pairs[lo/100], pairs[lo%100]
-	o[0], o[1], o[2], o[3] = h1[0], h1[1], h2[0], h2[1]
-	o[4], o[5], o[6], o[7] = l1[0], l1[1], l2[0], l2[1]
-}
-
-// pairs holds the two decimal digits of 0-99.
-var pairs = func() (t [100][2]byte) {
-	for i := range t {
-		t[i] = [2]byte{byte('0' + i/10), byte('0' + i%10)}
-	}
-	return t
-}()
-
-// appendUint appends v in decimal, two digits at a time, in place; one
-// digit inline.
-func appendUint(b []byte, v uint64) []byte {
-	if v < 10 {
-		return append(b, byte('0'+v))
-	}
-	return appendUintSlow(b, v)
-}
-
-func appendUintSlow(b []byte, v uint64) []byte {
-	if v < 100 {
-		return append(b, digits2[2*v], digits2[2*v+1])
-	}
-	l := len(b)
-	b = extend(b, decimalLen(v))
-	putDigits(b[l:], v)
-	return b
-}
-
-// extend returns b grown by n bytes (to be written by the caller).
-func extend(b []byte, n int) []byte {
-	if cap(b)-len(b) >= n {
-		return b[:len(b)+n]
-	}
-	return append(b, make([]byte, n)...)
-}
-
-// decimalLen returns the number of decimal digits of u (1 for 0).
-func decimalLen(u uint64) int {
-	t := mathbits.Len64(u) * 1233 >> 12
-	if u >= pow10u[t] {
-		t++
-	}
-	if t == 0 {
-		return 1
-	}
-	return t
-}
-
-// putDigits writes the low len(d) decimal digits of v into d (zero padded
-// on the left), two at a time.
-func putDigits(d []byte, v uint64) {
-	if len(d) > 8 {
-		// The low 8 digits in 32-bit arithmetic, independent of the rest:
-		// two short dependency chains instead of one long one.
-		n := len(d)
-		put8(d[n-8:], uint32(v%1e8))
-		d = d[:n-8]
-		v /= 1e8
-	}
-	for len(d) >= 2 {
-		p := pairs[v%100]
-		n := len(d)
-		d[n-2], d[n-1] = p[0], p[1]
-		d = d[:n-2]
-		v /= 100
-	}
-	if len(d) == 1 {
-		d[0] = byte('0' + v%10)
-	}
-}
+// appendUint appends v in decimal (the generated writers call it).
+func appendUint(b []byte, v uint64) []byte { return jsonnum.AppendUint(b, v) }

@@ -1,0 +1,101 @@
+// Package jsonnum holds the integer-to-decimal primitives shared by the
+// hand-written JSON writers (the event encoder in package keelson and the
+// AIS message writers in decode/ais): two digits at a time, in place, into
+// a slice grown once.
+package jsonnum
+
+import mathbits "math/bits"
+
+// Digits2 holds the two decimal digits of 0-99, back to back.
+const Digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
+
+// Pow10 holds 10^0 to 10^19.
+var Pow10 = func() (t [20]uint64) {
+	t[0] = 1
+	for i := 1; i < 20; i++ {
+		t[i] = t[i-1] * 10
+	}
+	return t
+}()
+
+// Pairs holds the two decimal digits of 0-99.
+var Pairs = func() (t [100][2]byte) {
+	for i := range t {
+		t[i] = [2]byte{byte('0' + i/10), byte('0' + i%10)}
+	}
+	return t
+}()
+
+// Extend returns b grown by n bytes (to be written by the caller).
+func Extend(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b[:len(b)+n]
+	}
+	return append(b, make([]byte, n)...)
+}
+
+// DecimalLen returns the number of decimal digits of u (1 for 0).
+func DecimalLen(u uint64) int {
+	t := mathbits.Len64(u) * 1233 >> 12
+	if u >= Pow10[t] {
+		t++
+	}
+	if t == 0 {
+		return 1
+	}
+	return t
+}
+
+// PutDigits writes the low len(d) decimal digits of v into d (zero padded
+// on the left), two at a time, and returns v without them.
+func PutDigits(d []byte, v uint64) uint64 {
+	if len(d) > 8 {
+		// The low 8 digits in 32-bit arithmetic, independent of the rest:
+		// two short dependency chains instead of one long one.
+		n := len(d)
+		Put8(d[n-8:], uint32(v%1e8))
+		d = d[:n-8]
+		v /= 1e8
+	}
+	for len(d) >= 2 {
+		p := Pairs[v%100]
+		n := len(d)
+		d[n-2], d[n-1] = p[0], p[1]
+		d = d[:n-2]
+		v /= 100
+	}
+	if len(d) == 1 {
+		d[0] = byte('0' + v%10)
+		v /= 10
+	}
+	return v
+}
+
+// Put8 writes the 8 decimal digits of v < 1e8 into d.
+func Put8(d []byte, v uint32) {
+	o := (*[8]byte)(d)
+	hi, lo := v/10000, v%10000
+	h1, h2, l1, l2 := Pairs[hi/100%100], Pairs[hi%100], Pairs[lo/100], Pairs[lo%100]
+	o[0], o[1], o[2], o[3] = h1[0], h1[1], h2[0], h2[1]
+	o[4], o[5], o[6], o[7] = l1[0], l1[1], l2[0], l2[1]
+}
+
+// AppendUint appends v in decimal; one digit inline, more two at a time.
+func AppendUint(b []byte, v uint64) []byte {
+	if v < 10 {
+		return append(b, byte('0'+v))
+	}
+	return appendUintSlow(b, v)
+}
+
+func appendUintSlow(b []byte, v uint64) []byte {
+	if v < 100 {
+		return append(b, Digits2[2*v], Digits2[2*v+1])
+	}
+	l := len(b)
+	b = Extend(b, DecimalLen(v))
+	PutDigits(b[l:], v)
+	return b
+}

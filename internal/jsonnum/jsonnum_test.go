@@ -1,0 +1,46 @@
+package jsonnum
+
+import (
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+)
+
+func TestAppendUintMatchesStrconv(t *testing.T) {
+	vals := []uint64{0, 1, 9, 10, 99, 100, 101, 999, 1000, 12345678, 99999999, 100000000, 123456789012, math.MaxUint64}
+	for i := range 19 {
+		vals = append(vals, Pow10[i]-1, Pow10[i], Pow10[i]+1)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		vals = append(vals, r.Uint64()>>r.UintN(64))
+	}
+	for _, v := range vals {
+		if got, want := string(AppendUint([]byte("x"), v)), "x"+strconv.FormatUint(v, 10); got != want {
+			t.Fatalf("AppendUint(%d) = %q, want %q", v, got, want)
+		}
+		if got, want := DecimalLen(v), len(strconv.FormatUint(v, 10)); got != want {
+			t.Fatalf("DecimalLen(%d) = %d, want %d", v, got, want)
+		}
+	}
+}
+
+func TestPutDigitsZeroPadsAndReturnsRest(t *testing.T) {
+	d := make([]byte, 5)
+	if rest := PutDigits(d, 1234567); string(d) != "34567" || rest != 12 {
+		t.Fatalf("PutDigits = %q rest %d", d, rest)
+	}
+	d = make([]byte, 10)
+	if rest := PutDigits(d, 42); string(d) != "0000000042" || rest != 0 {
+		t.Fatalf("PutDigits = %q rest %d", d, rest)
+	}
+}
+
+func BenchmarkAppendUint(b *testing.B) {
+	b.ReportAllocs()
+	buf := make([]byte, 0, 32)
+	for i := range b.N {
+		buf = AppendUint(buf[:0], uint64(i)*2654435761)
+	}
+}
