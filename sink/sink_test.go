@@ -31,7 +31,7 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 	var c Config
-	if err := c.Validate(); err != nil || c.BatchSize != 50000 || c.BatchTime != time.Second || c.Group != "keelson-sink" {
+	if err := c.Validate(); err != nil || c.BatchSize != 200_000 || c.BatchTime != time.Second || c.Group != "keelson-sink" {
 		t.Fatalf("defaults: %+v %v", c, err)
 	}
 }
