@@ -496,6 +496,18 @@ func (e *unreachableError) Error() string {
 }
 func (e *unreachableError) Unwrap() []error { return []error{ErrUnreachable, e.cause} }
 
+// writeErrors summarises kafka-go's WriteErrors (one error per message).
+type writeErrors struct {
+	failed, total int
+	first         error
+	all           kafka.WriteErrors
+}
+
+func (e *writeErrors) Error() string {
+	return fmt.Sprintf("%d of %d messages not written: %v", e.failed, e.total, e.first)
+}
+func (e *writeErrors) Unwrap() []error { return []error{e.first, e.all} }
+
 // MapError turns kafka-go's errors into the package's: a SASL failure, and
 // the bare "unexpected EOF" a broker causes by closing the connection on a
 // wrong password (or on a client that does not authenticate), become
@@ -515,12 +527,21 @@ func MapError(err error) error {
 	}
 	var we kafka.WriteErrors
 	if errors.As(err, &we) {
+		// One line instead of one error per message: the count and the
+		// first failure, an authentication failure first.
+		failed := 0
+		var first error
 		for _, e := range we {
-			if e != nil {
-				if m := MapError(e); errors.Is(m, ErrAuth) {
-					return &authError{err}
-				}
+			if e == nil {
+				continue
 			}
+			failed++
+			if m := MapError(e); first == nil || (errors.Is(m, ErrAuth) && !errors.Is(first, ErrAuth)) {
+				first = m
+			}
+		}
+		if first != nil {
+			return &writeErrors{failed: failed, total: len(we), first: first, all: we}
 		}
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected EOF") ||

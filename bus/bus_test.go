@@ -5,9 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -255,5 +257,30 @@ func TestMapErrorUnreachable(t *testing.T) {
 	cfg := bus.Config{Brokers: []string{"127.0.0.1:1"}}
 	if err := cfg.Ping(ctx); !errors.Is(err, bus.ErrUnreachable) {
 		t.Errorf("err = %v, want ErrUnreachable", err)
+	}
+}
+
+func TestMapErrorSummarisesWriteErrors(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	we := make(kafka.WriteErrors, 195)
+	for i := range we {
+		if i%3 != 0 {
+			we[i] = refused
+		}
+	}
+	err := bus.MapError(fmt.Errorf("write: %w", we))
+	if !errors.Is(err, bus.ErrUnreachable) {
+		t.Fatalf("bus.MapError(WriteErrors of refused dials) = %v, want bus.ErrUnreachable", err)
+	}
+	var back kafka.WriteErrors
+	if !errors.As(err, &back) || len(back) != 195 {
+		t.Fatalf("the per-message errors are lost: %v", err)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "130 of 195 messages not written: ") || strings.Count(msg, "refused") != 1 {
+		t.Errorf("message = %q, want one line with the count and the first failure", msg)
+	}
+	we[5] = kafka.SASLAuthenticationFailed
+	if err := bus.MapError(we); !errors.Is(err, bus.ErrAuth) {
+		t.Errorf("an authentication failure among write errors: %v, want bus.ErrAuth", err)
 	}
 }
