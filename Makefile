@@ -3,9 +3,14 @@ GO       ?= go
 BIN      ?= ./keelson
 export KEELSON_LIBCHDB ?= $(CURDIR)/lib/libchdb.so
 
-.PHONY: demo test test-short build setup bench fuzz vet web screenshot
+.PHONY: demo test test-short build ship setup bench fuzz vet web screenshot
 build:
 	$(GO) build -o $(BIN) ./cmd/keelson
+
+# The shipboard build: collect, broker, decode and healthcheck only (no
+# ClickHouse, API or map page linked), for the ship's small computer.
+ship:
+	$(GO) build -tags shipboard -o ./keelson-ship ./cmd/keelson
 
 setup:
 	scripts/setup.sh lib
@@ -18,7 +23,9 @@ demo: setup build
 test:
 	scripts/setup.sh test
 	$(GO) vet ./...
+	$(GO) vet -tags shipboard ./cmd/keelson
 	$(GO) test -count=1 -timeout 40m ./...
+	$(GO) test -count=1 -tags shipboard -run 'Shipboard|Collect|Decode|Broker' ./cmd/keelson
 
 # Fast unit tests only (no servers, no embedded ClickHouse).
 test-short:

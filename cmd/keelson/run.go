@@ -26,21 +26,20 @@ type command struct {
 }
 
 // commands lists every subcommand. Each lives in a file of its own name.
+// The shore commands (sink, serve, ...) come from shoreCommands, which the
+// shipboard build (-tags shipboard) leaves out.
 func commands() map[string]command {
-	return map[string]command{
+	cmds := map[string]command{
 		// one line per subcommand, kept sorted
 		"broker":      {"run a local Kafka-protocol broker (kfake) for development and tests", runBroker},
 		"collect":     {"run the onboard collector: NMEA/AIS inputs -> disk spool -> Kafka", runCollect},
 		"decode":      {"decode NMEA 0183 / AIS lines to JSON (Keelson events or gpsd's)", runDecode},
-		"demo":        {"run the whole pipeline in one process (embedded Kafka and ClickHouse) with the map", runDemo},
 		"healthcheck": {"probe an HTTP health endpoint (container health checks)", runHealthcheck},
-		"import":      {"load historical AIS archives (NOAA, DMA, CSV, NMEA; gzip/zstd) into ClickHouse", runImport},
-		"keys":        {"create, list and revoke API keys (stored hashed in ClickHouse)", runKeys},
-		"migrate":     {"create or upgrade the ClickHouse schema (versioned, idempotent)", runMigrate},
-		"serve":       {"run the query API (and the map page) over ClickHouse, with a live stream from Kafka", runServe},
-		"sink":        {"consume Kafka events into ClickHouse, effectively once", runSink},
-		"sql":         {"run one read-only SQL query on ClickHouse, print TSV or JSON", runSQL},
 	}
+	for name, c := range shoreCommands() {
+		cmds[name] = c
+	}
+	return cmds
 }
 
 // run is the whole program; tests call it directly.

@@ -1,3 +1,5 @@
+//go:build !shipboard
+
 package main
 
 import (
