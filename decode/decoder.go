@@ -40,6 +40,11 @@ type Config struct {
 	Collector, Input string
 	// KeepRaw keeps each event's sentences in Event.Raw. Default false.
 	KeepRaw bool
+	// OmitPositionAIS leaves Event.AIS empty in position events: their
+	// Position already carries the track, and the full message would
+	// double their size (keelson collect sends them so by default).
+	// Default false: every AIS event carries its whole message.
+	OmitPositionAIS bool
 	// MaxLineLength bounds a line; longer ones fail with ErrLineTooLong.
 	// Default 0: 1024 bytes (an NMEA sentence is at most 82, a tag block
 	// and receiver trailer add a few hundred).
@@ -233,7 +238,10 @@ func (d *Decoder) Fill(e *keelson.Event, m *Message, recv time.Time) {
 			obs, d.spare.obs = d.spare.obs, nil
 		}
 		e.Position, e.Static, e.Observation = pos, st, obs
-		ais.Fill(e, m.AIS)
+		ais.FillPayload(e, m.AIS)
+		if !d.cfg.OmitPositionAIS || e.Kind != keelson.KindPosition {
+			e.AIS = m.AIS.AppendJSON(e.AIS)
+		}
 		if e.Position == nil {
 			d.spare.pos = pos
 		}

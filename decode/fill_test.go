@@ -91,3 +91,37 @@ func TestFillAlternatingAllocs(t *testing.T) {
 		t.Fatal("no event")
 	}
 }
+
+// OmitPositionAIS leaves the full message out of position events only.
+func TestFillOmitPositionAIS(t *testing.T) {
+	d := NewDecoder(Config{OmitPositionAIS: true})
+	recv := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	lines := []string{
+		"!AIVDM,1,1,,B,15Pm=kOP1kGW?0nBao`SS?wB06bd,0*58", // type 1
+		"!AIVDM,2,1,1,A,55?MbV02;H;s<HtKR20EHE:0@T4@Dn2222222216L961O5Gf0NSQEp6ClRp8,0*1C",
+		"!AIVDM,2,2,1,A,88888888880,2*25", // type 5
+	}
+	var kinds []keelson.Kind
+	for _, l := range lines {
+		evs, err := d.Decode(nil, []byte(l), recv)
+		if err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+		for _, e := range evs {
+			kinds = append(kinds, e.Kind)
+			switch e.Kind {
+			case keelson.KindPosition:
+				if len(e.AIS) != 0 || e.Position == nil {
+					t.Errorf("position event: ais %q, position %v", e.AIS, e.Position)
+				}
+			default:
+				if len(e.AIS) == 0 {
+					t.Errorf("%s event without its ais object", e.Kind)
+				}
+			}
+		}
+	}
+	if len(kinds) != 2 || kinds[0] != keelson.KindPosition || kinds[1] != keelson.KindStatic {
+		t.Fatalf("kinds = %v, want [position static]", kinds)
+	}
+}

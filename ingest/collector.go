@@ -200,6 +200,7 @@ func (c *Collector) Run(ctx context.Context) error {
 			dec: decode.NewDecoder(decode.Config{
 				Lenient: c.cfg.Lenient, OwnMMSI: c.cfg.OwnMMSI, Vessel: c.cfg.Vessel,
 				Collector: c.cfg.Collector, Input: spec.Name,
+				OmitPositionAIS: c.cfg.OmitAIS, // not even built
 			}),
 			read:    c.m.read.WithLabelValues(spec.Name),
 			decoded: c.m.decoded.WithLabelValues(spec.Name),
@@ -502,9 +503,6 @@ func (p *pipe) emit(m *decode.Message) {
 		} else {
 			ev.Flags |= keelson.FlagTimeFromTag
 		}
-	}
-	if c.cfg.OmitAIS && ev.Kind == keelson.KindPosition {
-		ev.AIS = ev.AIS[:0] // empty is left out; Fill reuses the buffer
 	}
 	p.buf = ev.AppendJSON(p.buf[:0])
 	p.key = appendKey(p.key[:0], ev)

@@ -82,9 +82,17 @@ func (d *Decoder) finish(m Message, t uint8, r *Reader) (Message, error) {
 // 8 and 6; Kind "ais" for the rest) and always e.AIS, the message's Keelson
 // JSON. Not-available values become keelson.NA. e.AIS reuses its storage.
 func Fill(e *keelson.Event, m Message) {
+	FillPayload(e, m)
+	e.AIS = m.AppendJSON(e.AIS)
+}
+
+// FillPayload is Fill without the message's JSON: e.AIS is left empty
+// (its storage kept), for events whose payload already carries what the
+// reader needs, such as positions on a thin link.
+func FillPayload(e *keelson.Event, m Message) {
 	e.MMSI = m.MMSI()
 	e.AISType = m.Type()
 	e.Kind = keelson.KindAIS
-	e.AIS = m.AppendJSON(e.AIS[:0])
+	e.AIS = e.AIS[:0]
 	fill(e, m)
 }
