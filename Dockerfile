@@ -7,11 +7,10 @@
 #
 # The image talks to servers (Kafka, ClickHouse): the embedded ClickHouse of
 # `keelson demo` (chDB, a 170 MB shared library) is not in it. The binary is
-# built with CGO_ENABLED=0 (no C toolchain); because the embedded engine's
-# loader can dlopen libchdb.so at run time (purego), the binary still needs the
-# system's dynamic loader and libc, so the base is distroless "base-nossl"
-# (glibc, CA certificates, tzdata, no shell) rather than "static". The map page
-# is embedded (web/dist is committed, so no Node.js stage is needed).
+# built with CGO_ENABLED=0 and -tags nochdb (which leaves out the embedded
+# engine's dlopen loader), so it is fully static and the base is distroless
+# "static" (CA certificates, tzdata, no libc, no shell). The map page is
+# embedded (web/dist is committed, so no Node.js stage is needed).
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
@@ -21,9 +20,9 @@ RUN --mount=type=cache,target=/root/go/pkg/mod go mod download
 COPY . .
 ARG VERSION=dev
 RUN --mount=type=cache,target=/root/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    go build -ldflags "-s -w" -o /out/keelson ./cmd/keelson
+    go build -tags nochdb -ldflags "-s -w" -o /out/keelson ./cmd/keelson
 
-FROM gcr.io/distroless/base-nossl-debian12:nonroot
+FROM gcr.io/distroless/static-debian12:nonroot
 LABEL org.opencontainers.image.title="keelson" \
       org.opencontainers.image.description="Maritime vessel telemetry: NMEA/AIS collector, Kafka, ClickHouse sink, query API and map" \
       org.opencontainers.image.licenses="Apache-2.0"

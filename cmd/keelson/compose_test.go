@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,16 +132,30 @@ func TestComposeConfig(t *testing.T) {
 }
 
 // TestBuildWithoutCgo builds the binary as the Dockerfile does
-// (CGO_ENABLED=0) and runs it.
+// (CGO_ENABLED=0, -tags nochdb), checks that it is static (no program
+// interpreter: it runs on distroless/static) and runs it.
 func TestBuildWithoutCgo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary; skipped with -short")
 	}
 	bin := filepath.Join(t.TempDir(), "keelson")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "nochdb", "-o", bin, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, b)
+		t.Fatalf("CGO_ENABLED=0 go build -tags nochdb: %v\n%s", err, b)
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("the image binary is dynamically linked (has a PT_INTERP program header)")
+		}
+	}
+	f.Close()
+	if out, err := exec.Command(bin, "migrate", "-clickhouse", "chdb://"+t.TempDir()).CombinedOutput(); err == nil || !strings.Contains(string(out), "without embedded ClickHouse") {
+		t.Errorf("keelson migrate on chdb:// in the nochdb build: %v\n%s", err, out)
 	}
 	out, err := exec.Command(bin, "help").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "demo") {
