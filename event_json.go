@@ -496,35 +496,7 @@ func appendDecimal6(b []byte, n int64) []byte {
 			f--
 		}
 	}
-	return appendFixed(b, neg, ip*jsonnum.Pow10[f]+frac, jsonnum.DecimalLen(ip), f)
-}
-
-// appendFixed appends v as [-]iii[.fff]: its low f digits (zero padded)
-// after the point, the intLen digits above them (zero padded) before it,
-// in place: no temporary buffer, no copy, no division by a variable.
-func appendFixed(b []byte, neg bool, v uint64, intLen, f int) []byte {
-	total := intLen
-	if neg {
-		total++
-	}
-	if f > 0 {
-		total += 1 + f
-	}
-	l := len(b)
-	b = jsonnum.Extend(b, total)
-	o := b[l:]
-	if neg {
-		o[0] = '-'
-		o = o[1:]
-	}
-	if f > 0 {
-		k := len(o) - f
-		v = jsonnum.PutDigits(o[k:], v)
-		o[k-1] = '.'
-		o = o[:k-1]
-	}
-	jsonnum.PutDigits(o, v)
-	return b
+	return jsonnum.AppendFixed(b, neg, ip*jsonnum.Pow10[f]+frac, jsonnum.DecimalLen(ip), f)
 }
 
 // appendPoint appends an orb.Point as encoding/json does: [lon,lat].
@@ -794,11 +766,11 @@ func appendDigits(b []byte, neg bool, d uint64, L, e10 int) []byte {
 		n--
 	}
 	if e10 < 0 { // 0.000ddd
-		return appendFixed(b, neg, d, 1, n-e10-1)
+		return jsonnum.AppendFixed(b, neg, d, 1, n-e10-1)
 	}
 	intDigits := e10 + 1
 	if n <= intDigits { // ddd000
-		return appendFixed(b, neg, d*jsonnum.Pow10[intDigits-n], intDigits, 0)
+		return jsonnum.AppendFixed(b, neg, d*jsonnum.Pow10[intDigits-n], intDigits, 0)
 	}
-	return appendFixed(b, neg, d, intDigits, n-intDigits)
+	return jsonnum.AppendFixed(b, neg, d, intDigits, n-intDigits)
 }

@@ -341,28 +341,7 @@ func appendDec(b []byte, q int64, dec int) []byte {
 			f--
 		}
 	}
-	total := jsonnum.DecimalLen(ip)
-	if neg {
-		total++
-	}
-	if f > 0 {
-		total += 1 + f
-	}
-	l := len(b)
-	b = jsonnum.Extend(b, total)
-	o := b[l:]
-	if neg {
-		o[0] = '-'
-		o = o[1:]
-	}
-	if f > 0 {
-		k := len(o) - f
-		jsonnum.PutDigits(o[k:], frac)
-		o[k-1] = '.'
-		o = o[:k-1]
-	}
-	jsonnum.PutDigits(o, ip)
-	return b
+	return jsonnum.AppendFixed(b, neg, ip*jsonnum.Pow10[f]+frac, jsonnum.DecimalLen(ip), f)
 }
 
 // appendUint appends v in decimal (the generated writers call it).

@@ -99,3 +99,31 @@ func appendUintSlow(b []byte, v uint64) []byte {
 	PutDigits(b[l:], v)
 	return b
 }
+
+// AppendFixed appends v as [-]iii[.fff]: its low f digits (zero padded)
+// after the point, the intLen digits above them (zero padded) before it,
+// in place: no temporary buffer, no copy, no division by a variable.
+func AppendFixed(b []byte, neg bool, v uint64, intLen, f int) []byte {
+	total := intLen
+	if neg {
+		total++
+	}
+	if f > 0 {
+		total += 1 + f
+	}
+	l := len(b)
+	b = Extend(b, total)
+	o := b[l:]
+	if neg {
+		o[0] = '-'
+		o = o[1:]
+	}
+	if f > 0 {
+		k := len(o) - f
+		v = PutDigits(o[k:], v)
+		o[k-1] = '.'
+		o = o[:k-1]
+	}
+	PutDigits(o, v)
+	return b
+}

@@ -44,3 +44,21 @@ func BenchmarkAppendUint(b *testing.B) {
 		buf = AppendUint(buf[:0], uint64(i)*2654435761)
 	}
 }
+
+func TestAppendFixed(t *testing.T) {
+	for _, c := range []struct {
+		neg       bool
+		v         uint64
+		intLen, f int
+		want      string
+	}{
+		{false, 1234567, 3, 4, "123.4567"},
+		{true, 5, 1, 1, "-0.5"},
+		{false, 42, 2, 0, "42"},
+		{false, 7, 1, 3, "0.007"},
+	} {
+		if got := string(AppendFixed([]byte("x"), c.neg, c.v, c.intLen, c.f)); got != "x"+c.want {
+			t.Errorf("AppendFixed(%v, %d, %d, %d) = %q, want %q", c.neg, c.v, c.intLen, c.f, got, "x"+c.want)
+		}
+	}
+}
