@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/keelson/keelson"
-	"github.com/paulmach/orb"
 )
 
 // Reader runs the API's read queries, each capped by QueryLimits. Every
@@ -186,111 +185,6 @@ func (r *Reader) Track(ctx context.Context, q TrackQuery, fn func(*PositionRow) 
 		}
 		return fn(&p)
 	})
-}
-
-// shipTypeFilter restricts to vessels whose current ship type is listed.
-const shipTypeFilter = "mmsi IN (SELECT mmsi FROM vessels GROUP BY mmsi HAVING has({types:Array(UInt8)}, argMaxMerge(ship_type)))"
-
-// Positions streams positions ordered by (time, MMSI).
-func (r *Reader) Positions(ctx context.Context, q PositionQuery, fn func(*PositionRow) error) error {
-	w := where{p: Params{}}
-	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", q.From, "to", q.To)
-	w.area(q.Area, "lat_e7", "lon_e7")
-	if q.MMSIs != nil {
-		w.add("mmsi IN {mm:Array(UInt32)}", "mm", u32s(q.MMSIs))
-	}
-	if q.ShipTypes != nil {
-		w.add(shipTypeFilter, "types", ints(q.ShipTypes))
-	}
-	if q.After != nil {
-		w.add("(ts, mmsi) > ({cts:DateTime64(3)}, {cmmsi:UInt32})", "cts", q.After.Time, "cmmsi", uint32(q.After.MMSI))
-	}
-	from := "positions"
-	if q.MMSIs == nil {
-		// The area-time ordering: positions_area holds only usable
-		// positions, sorted by (day, cell, mmsi, ts), so the days and the
-		// cells (with an area) prune granules instead of scanning the
-		// month. With an MMSI list, positions (by vessel) prunes better.
-		from = "positions_area"
-		w.add("day BETWEEN {d0:Date} AND {d1:Date}", "d0", q.From.UTC().Format(time.DateOnly), "d1", q.To.UTC().Format(time.DateOnly))
-		if cells, _ := areaCells(q.Area); cells != nil {
-			w.add("cell IN {cells:Array(UInt16)}", "cells", cells)
-		}
-	} else {
-		w.add(fmt.Sprintf("mmsi != 0 AND bitAnd(flags, %d) = 0", badPos))
-	}
-	sql := "SELECT " + queryPosCols + " FROM " + from + " FINAL" + w.sql() + " ORDER BY ts, mmsi"
-	if q.Limit > 0 {
-		sql += " LIMIT {limit:UInt64}"
-		w.p["limit"] = q.Limit
-	}
-	var p PositionRow
-	return r.each(ctx, sql, w.p, func(rows Rows) error {
-		if err := scanPos(rows, &p); err != nil {
-			return err
-		}
-		return fn(&p)
-	})
-}
-
-// maxCells bounds the cell list of an area query; a larger area is pruned
-// by time only.
-const maxCells = 4096
-
-// areaCells returns the 1-degree cells (see cellExpr) that cover the area's
-// bounding box (or its polygons' common bounding box); ok is false when the
-// area is not restricted, and cells nil when there are too many of them.
-func areaCells(a Area) (cells []uint16, ok bool) {
-	var b orb.Bound
-	switch {
-	case a.Set:
-		b = a.Bound
-	case len(a.Polygons) > 0:
-		b = a.Polygons[0].Bound()
-	default:
-		return nil, false
-	}
-	for _, mp := range a.Polygons {
-		pb := mp.Bound()
-		b.Min = orb.Point{max(b.Min[0], pb.Min[0]), max(b.Min[1], pb.Min[1])}
-		b.Max = orb.Point{min(b.Max[0], pb.Max[0]), min(b.Max[1], pb.Max[1])}
-	}
-	if b.Min[0] > b.Max[0] || b.Min[1] > b.Max[1] {
-		return []uint16{}, true // nothing can match
-	}
-	// Cells from the bounds as the query compares them (1e-7 degrees).
-	r0, r1 := cellRow(e7param(b.Min[1])), cellRow(e7param(b.Max[1]))
-	// Unwrapped columns: lon 180 is column 360, stored as 0.
-	c0, c1 := floorDiv(e7param(b.Min[0])+1_800_000_000, 1e7), floorDiv(e7param(b.Max[0])+1_800_000_000, 1e7)
-	c0, c1 = max(c0, 0), min(c1, 360)
-	if (r1-r0+1)*int(c1-c0+1) > maxCells {
-		return nil, true
-	}
-	for r := r0; r <= r1; r++ {
-		for c := c0; c <= c1; c++ {
-			cells = append(cells, uint16(r*360+int(c%360)))
-		}
-	}
-	return cells, true
-}
-
-// cellRow and cellCol are floor(deg)+90 and floor(deg)+180 of a 1e-7 degree
-// value, as cellExpr computes them (row clamped to 0-179, column 0-359).
-func cellRow(e7 int64) int { return int(min(max(floorDiv(e7+900_000_000, 1e7), 0), 179)) }
-
-func cellCol(e7 int64) int { return int(((floorDiv(e7+1_800_000_000, 1e7) % 360) + 360) % 360) }
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
-
-// Cell is the 1-degree cell of positions_area holding p (lon, lat degrees).
-func Cell(p orb.Point) uint16 {
-	return uint16(cellRow(e7param(p[1]))*360 + cellCol(e7param(p[0])))
 }
 
 // staticsNow is the current identity of every vessel (one row per MMSI).
