@@ -21,9 +21,18 @@ import (
 
 var world = orb.Bound{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}
 
-// useIndex reports whether the key's requests can be served from the
-// in-memory index (live data, index loaded).
-func (s *Server) useIndex(k *Key) bool { return k.Scope.Delay == 0 && s.ready.Load() }
+// indexFor returns the in-memory index that serves the key's latest
+// positions: the live index, or for a key with a delay the snapshot of
+// its view (see delayed.go). It is nil while the live index is loading.
+func (s *Server) indexFor(r *http.Request, k *Key) (*Index, error) {
+	if k.Scope.Delay > 0 {
+		return s.delayedIndex(r.Context(), time.Duration(k.Scope.Delay))
+	}
+	if s.ready.Load() {
+		return s.index, nil
+	}
+	return nil, nil
+}
 
 // pageLimit resolves the limit parameter for a list.
 func (s *Server) pageLimit(q query, k *Key, f Format) (int, error) {
@@ -93,10 +102,9 @@ func vesselCursor(v *storage.VesselRow) string {
 	return encodeCursor(storage.Cursor{Time: time.Unix(0, 0), MMSI: v.MMSI})
 }
 
-// latestFromStore reads latest positions as of the key's cutoff, filtered
-// by keep, ordered by MMSI.
-func (s *Server) latestFromStore(r *http.Request, k *Key, q storage.LatestQuery, keep func(*storage.VesselRow) bool) ([]storage.VesselRow, error) {
-	q.Before = k.Scope.cutoff(s.now())
+// latestFromStore reads the live latest positions from storage (while the
+// index loads), filtered by keep, ordered by MMSI.
+func (s *Server) latestFromStore(r *http.Request, q storage.LatestQuery, keep func(*storage.VesselRow) bool) ([]storage.VesselRow, error) {
 	var out []storage.VesselRow
 	err := s.store.Latest(r.Context(), q, func(v *storage.VesselRow) error {
 		if keep(v) {
@@ -127,10 +135,14 @@ func (s *Server) handleVessel(w http.ResponseWriter, r *http.Request, k *Key) er
 	}
 	var v storage.VesselRow
 	var ok bool
-	if s.useIndex(k) {
-		v, ok = s.index.Get(m)
+	ix, err := s.indexFor(r, k)
+	if err != nil {
+		return err
 	}
-	if !ok { // not in the index (delayed key, or a station without a vessel's latest position)
+	if ix != nil {
+		v, ok = ix.Get(m)
+	}
+	if !ok { // not in the index (loading, or a station without a vessel's latest position)
 		v, err = s.store.Vessel(r.Context(), m, k.Scope.cutoff(s.now()))
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return err
@@ -200,12 +212,16 @@ func (s *Server) handleVessels(w http.ResponseWriter, r *http.Request, k *Key) e
 			v.Position.Time.After(since) && k.Scope.allowsPoint(v.Position.Point())
 	}
 	var rows []storage.VesselRow
-	if s.useIndex(k) {
-		rows = s.index.InBound(nil, b, keep)
+	ix, err := s.indexFor(r, k)
+	if err != nil {
+		return err
+	}
+	if ix != nil {
+		rows = ix.InBound(nil, b, keep)
 	} else {
 		mm, ok := k.Scope.filterMMSIs(nil)
 		if ok {
-			rows, err = s.latestFromStore(r, k, storage.LatestQuery{Since: since, Area: storage.Area{Set: true, Bound: b}, MMSIs: mm, ShipTypes: types}, keep)
+			rows, err = s.latestFromStore(r, storage.LatestQuery{Since: since, Area: storage.Area{Set: true, Bound: b}, MMSIs: mm, ShipTypes: types}, keep)
 			if err != nil {
 				return err
 			}
@@ -266,14 +282,18 @@ func (s *Server) handleNear(w http.ResponseWriter, r *http.Request, k *Key) erro
 			k.Scope.allowsPoint(v.Position.Point())
 	}
 	var near []Neighbour
-	if s.useIndex(k) {
-		near = s.index.Nearest(p, limit, radius, keep)
+	ix, err := s.indexFor(r, k)
+	if err != nil {
+		return err
+	}
+	if ix != nil {
+		near = ix.Nearest(p, limit, radius, keep)
 	} else if mm, ok := k.Scope.filterMMSIs(nil); ok {
 		lq := storage.LatestQuery{MMSIs: mm, ShipTypes: types}
 		if radius < 1_000_000 {
 			lq.Area = storage.Area{Set: true, Bound: geo.NewBoundAroundPoint(p, radius)}
 		}
-		rows, err := s.latestFromStore(r, k, lq, keep)
+		rows, err := s.latestFromStore(r, lq, keep)
 		if err != nil {
 			return err
 		}

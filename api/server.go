@@ -35,6 +35,8 @@ type Store interface {
 	// (zero: now), or an error wrapping storage.ErrNotFound.
 	Vessel(ctx context.Context, mmsi keelson.MMSI, before time.Time) (storage.VesselRow, error)
 	Latest(ctx context.Context, q storage.LatestQuery, fn func(*storage.VesselRow) error) error
+	// LatestBefore is Latest as of a cutoff in the past (keys with a delay).
+	LatestBefore(ctx context.Context, q storage.LatestBeforeQuery, fn func(*storage.VesselRow) error) error
 	Track(ctx context.Context, q storage.TrackQuery, fn func(*storage.PositionRow) error) error
 	Positions(ctx context.Context, q storage.PositionQuery, fn func(*storage.PositionRow) error) error
 	Observations(ctx context.Context, q storage.ObservationQuery, fn func(*storage.ObservationRow) error) error
@@ -75,6 +77,10 @@ type Config struct {
 	MaxRange      time.Duration // longest time range of a request; default 31 days
 	KeyCacheTTL   time.Duration // how long a key lookup is remembered; default 30s
 	StreamBuffer  int           // events buffered per stream client; default 256
+	// DelayRefresh is how old (in data time) the latest-position snapshot
+	// of a delayed key's view may grow before it is rebuilt in the
+	// background; default 1m.
+	DelayRefresh time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -110,6 +116,9 @@ func (c *Config) setDefaults() {
 	if c.KeyCacheTTL == 0 {
 		c.KeyCacheTTL = 30 * time.Second
 	}
+	if c.DelayRefresh == 0 {
+		c.DelayRefresh = time.Minute
+	}
 }
 
 // Validate checks the configuration.
@@ -119,8 +128,8 @@ func (c *Config) Validate() error {
 		return errorf(ErrInvalidConfig, "Store is required")
 	case c.Keys == nil:
 		return errorf(ErrInvalidConfig, "Keys is required")
-	case c.Poll < 0 || c.MaxRange < 0 || c.KeyCacheTTL < 0:
-		return errorf(ErrInvalidConfig, "Poll, MaxRange and KeyCacheTTL must not be negative")
+	case c.Poll < 0 || c.MaxRange < 0 || c.KeyCacheTTL < 0 || c.DelayRefresh < 0:
+		return errorf(ErrInvalidConfig, "Poll, MaxRange, KeyCacheTTL and DelayRefresh must not be negative")
 	case c.Rate < 0 || c.Burst < 0:
 		return errorf(ErrInvalidConfig, "Rate and Burst must not be negative")
 	case c.DefaultPage < 0 || c.MaxPage < 0 || c.ExportMaxRows < 0 || c.MaxTrack < 0 || c.StreamBuffer < 0:
@@ -144,19 +153,22 @@ type Server struct {
 	m      metrics
 	hub    hub
 
+	delayed delayedIndexes // latest-position snapshots of delayed keys
+
 	ready    atomic.Bool // index loaded
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter
 }
 
 type metrics struct {
-	requests    *prometheus.CounterVec
-	duration    *prometheus.HistogramVec
-	rows        *prometheus.CounterVec
-	limited     prometheus.Counter
-	indexUpd    prometheus.Counter
-	streamDrops prometheus.Counter
-	feedErrors  prometheus.Counter
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	rows         *prometheus.CounterVec
+	limited      prometheus.Counter
+	indexUpd     prometheus.Counter
+	streamDrops  prometheus.Counter
+	feedErrors   prometheus.Counter
+	delayedBuild prometheus.Histogram
 }
 
 // New returns a Server.
@@ -175,6 +187,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.keys = newKeyCache(cfg.Keys, cfg.KeyCacheTTL, time.Now) // real time, whatever Now says
 	s.hub.clients = map[*streamClient]struct{}{}
+	s.delayed.m = map[time.Duration]*delayedIndex{}
 	reg := cfg.Registry
 	s.m = metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keelson_api_requests_total", Help: "API requests by route and status."}, []string{"route", "code"}),
@@ -184,9 +197,11 @@ func New(cfg Config) (*Server, error) {
 		limited:     prometheus.NewCounter(prometheus.CounterOpts{Name: "keelson_api_rate_limited_total", Help: "Requests refused by a key's rate limit."}),
 		indexUpd:    prometheus.NewCounter(prometheus.CounterOpts{Name: "keelson_api_index_updates_total", Help: "Updates applied to the in-memory latest-position index."}),
 		streamDrops: prometheus.NewCounter(prometheus.CounterOpts{Name: "keelson_api_stream_dropped_total", Help: "Live events dropped for slow stream clients."}),
-		feedErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "keelson_api_feed_errors_total", Help: "Failures of the live feed or index poll."}),
+		feedErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "keelson_api_feed_errors_total", Help: "Failures of the live feed, index poll or delayed snapshot build."}),
+		delayedBuild: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "keelson_api_delayed_index_build_seconds", Help: "Time to build the latest-position snapshot of a delayed key's view.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
 	}
-	for _, c := range []prometheus.Collector{s.m.requests, s.m.duration, s.m.rows, s.m.limited, s.m.indexUpd, s.m.streamDrops, s.m.feedErrors,
+	for _, c := range []prometheus.Collector{s.m.requests, s.m.duration, s.m.rows, s.m.limited, s.m.indexUpd, s.m.streamDrops, s.m.feedErrors, s.m.delayedBuild,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "keelson_api_index_vessels", Help: "Vessels in the in-memory index."}, func() float64 { return float64(s.index.Len()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "keelson_api_stream_clients", Help: "Connected /v1/stream clients."}, func() float64 { return float64(s.hub.count()) }),
 	} {

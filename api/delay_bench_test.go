@@ -1,0 +1,142 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/keelson/keelson/storage"
+)
+
+// BenchmarkDelayedLatest measures the latest positions a key with a delay
+// sees, on a database loaded with the standard dataset (KEELSON_BENCH_DB,
+// see BenchmarkQueryAPI; the dataset ends 2026-10-30 23:59, so the clock
+// is set to 2026-10-31 00:00 and the delay to 24 h):
+//
+//   - argmax: the former query, an argMax over every position before the
+//     cutoff (storage.Reader.Latest with Before);
+//   - before: storage.Reader.LatestBefore (latest table, one day of
+//     positions_area, MMSI lookups for the rest);
+//   - snapshot: building the server's delayed index from it;
+//   - api-vessels, api-near: a 5x5 degree box and the 10 nearest vessels
+//     through the whole API with a delayed key (served from the snapshot).
+//
+// It checks first that argmax and before agree on every vessel.
+func BenchmarkDelayedLatest(b *testing.B) {
+	url := os.Getenv("KEELSON_BENCH_DB")
+	if url == "" {
+		b.Skip("KEELSON_BENCH_DB is not set (see BenchmarkQueryAPI)")
+	}
+	ctx := context.Background()
+	db, err := storage.Open(ctx, url, storage.Options{ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	rd := db.Reader(storage.QueryLimits{})
+	now := time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)
+	cut := now.Add(-24 * time.Hour)
+	collect := func(f func(fn func(*storage.VesselRow) error) error) []storage.VesselRow {
+		var out []storage.VesselRow
+		if err := f(func(v *storage.VesselRow) error { out = append(out, *v); return nil }); err != nil {
+			b.Fatal(err)
+		}
+		slices.SortFunc(out, func(a, b storage.VesselRow) int { return int(a.MMSI) - int(b.MMSI) })
+		return out
+	}
+	old := collect(func(fn func(*storage.VesselRow) error) error {
+		return rd.Latest(ctx, storage.LatestQuery{Before: cut}, fn)
+	})
+	cur := collect(func(fn func(*storage.VesselRow) error) error {
+		return rd.LatestBefore(ctx, storage.LatestBeforeQuery{Before: cut}, fn)
+	})
+	if len(old) != len(cur) || len(old) == 0 {
+		b.Fatalf("argMax %d vessels, LatestBefore %d", len(old), len(cur))
+	}
+	for i := range old {
+		if fmt.Sprint(old[i]) != fmt.Sprint(cur[i]) {
+			b.Fatalf("vessel %d differs:\n%+v\n%+v", old[i].MMSI, old[i], cur[i])
+		}
+	}
+	b.Run("argmax", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			collect(func(fn func(*storage.VesselRow) error) error {
+				return rd.Latest(ctx, storage.LatestQuery{Before: cut}, fn)
+			})
+		}
+	})
+	b.Run("before", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			collect(func(fn func(*storage.VesselRow) error) error {
+				return rd.LatestBefore(ctx, storage.LatestBeforeQuery{Before: cut}, fn)
+			})
+		}
+	})
+	secret, k, _ := NewKey("bench", Scope{Delay: Duration(24 * time.Hour), Export: true}, now)
+	srv, err := New(Config{Store: rd, Keys: memKeys{k.ID: k}, Rate: 1e9, Burst: 1 << 30, Now: func() time.Time { return now }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("snapshot", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := srv.buildDelayed(ctx, &delayedIndex{}, cut); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	get := func(b *testing.B, path string) {
+		req, _ := http.NewRequest("GET", hs.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := hs.Client().Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || n < 100 {
+			b.Fatalf("%s: %d, %d bytes", path, resp.StatusCode, n)
+		}
+	}
+	get(b, "/v1/vessels?limit=1") // the first request builds the snapshot
+	rng := rand.New(rand.NewPCG(42, 1))
+	vs := srv.delayed.m[24*time.Hour].snap.Load().ix.InBound(nil, world, nil)
+	for _, c := range []struct {
+		name string
+		path func() string
+	}{
+		{"api-vessels-5x5", func() string {
+			p := vs[rng.IntN(len(vs))].Position
+			return fmt.Sprintf("/v1/vessels?bbox=%.3f,%.3f,%.3f,%.3f&limit=10000", max(p.Lon-2.5, -180), max(p.Lat-2.5, -90), min(p.Lon+2.5, 180), min(p.Lat+2.5, 90))
+		}},
+		{"api-near-10", func() string {
+			p := vs[rng.IntN(len(vs))].Position
+			return fmt.Sprintf("/v1/vessels/near?lat=%.4f&lon=%.4f&limit=10", p.Lat, p.Lon)
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var lat []time.Duration
+			for b.Loop() {
+				path := c.path()
+				t0 := time.Now()
+				get(b, path)
+				lat = append(lat, time.Since(t0))
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}

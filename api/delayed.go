@@ -1,0 +1,107 @@
+package api
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keelson/keelson/storage"
+)
+
+// Keys with a delay see the latest positions as of now minus the delay.
+// Reading them from storage on every request is slow (it means finding
+// each vessel's newest position before a moving cutoff), so the server
+// keeps one index per delay in use: a snapshot of every vessel's latest
+// position at or before the cutoff of its build, rebuilt in the background
+// once it is DelayRefresh old. A snapshot never holds anything newer than
+// its cutoff, which is never later than now minus the delay, so serving a
+// slightly old snapshot shows a partner positions slightly older than the
+// delay, never newer.
+
+// maxDelayed bounds the snapshots kept (one per distinct delay in use).
+const maxDelayed = 16
+
+type delayedIndexes struct {
+	mu sync.Mutex
+	m  map[time.Duration]*delayedIndex
+}
+
+type delayedIndex struct {
+	build    sync.Mutex // held while building
+	snap     atomic.Pointer[delayedSnap]
+	building atomic.Bool
+	used     atomic.Int64 // unix nanos of the last request, for eviction
+}
+
+type delayedSnap struct {
+	ix     *Index
+	cutoff time.Time
+}
+
+// delayedIndex returns the snapshot index for the delay: the current one,
+// starting a rebuild when it is stale, or (for a delay not seen yet) one
+// built now.
+func (s *Server) delayedIndex(ctx context.Context, delay time.Duration) (*Index, error) {
+	s.delayed.mu.Lock()
+	d := s.delayed.m[delay]
+	if d == nil {
+		if len(s.delayed.m) >= maxDelayed {
+			var lru time.Duration
+			oldest := int64(-1)
+			for k, v := range s.delayed.m {
+				if u := v.used.Load(); oldest < 0 || u < oldest {
+					lru, oldest = k, u
+				}
+			}
+			delete(s.delayed.m, lru)
+		}
+		d = &delayedIndex{}
+		s.delayed.m[delay] = d
+	}
+	s.delayed.mu.Unlock()
+	d.used.Store(time.Now().UnixNano())
+	cutoff := s.now().Add(-delay)
+	if sn := d.snap.Load(); sn != nil {
+		if cutoff.Sub(sn.cutoff) >= s.cfg.DelayRefresh && d.building.CompareAndSwap(false, true) {
+			go func() {
+				defer d.building.Store(false)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				d.build.Lock()
+				defer d.build.Unlock()
+				if err := s.buildDelayed(ctx, d, s.now().Add(-delay)); err != nil {
+					s.m.feedErrors.Inc()
+					s.log.Warn("delayed index rebuild failed", "delay", delay, "err", err)
+				}
+			}()
+		}
+		return sn.ix, nil
+	}
+	d.build.Lock()
+	defer d.build.Unlock()
+	if sn := d.snap.Load(); sn != nil { // built while we waited
+		return sn.ix, nil
+	}
+	if err := s.buildDelayed(ctx, d, cutoff); err != nil {
+		return nil, err
+	}
+	return d.snap.Load().ix, nil
+}
+
+// buildDelayed reads the latest positions at or before cutoff into a new
+// index and publishes it.
+func (s *Server) buildDelayed(ctx context.Context, d *delayedIndex, cutoff time.Time) error {
+	start := time.Now()
+	ix := NewIndex()
+	err := s.store.LatestBefore(ctx, storage.LatestBeforeQuery{Before: cutoff}, func(v *storage.VesselRow) error {
+		ix.Put(v)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.snap.Store(&delayedSnap{ix: ix, cutoff: cutoff})
+	s.m.delayedBuild.Observe(time.Since(start).Seconds())
+	return nil
+}
