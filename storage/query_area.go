@@ -12,12 +12,26 @@ import (
 const shipTypeFilter = "mmsi IN (SELECT mmsi FROM vessels GROUP BY mmsi HAVING has({types:Array(UInt8)}, argMaxMerge(ship_type)))"
 
 // Positions streams positions ordered by (time, MMSI).
+//
+// They are read from positions, whose primary key is (mmsi, vessel, ts).
+// With an MMSI list the key prunes to those vessels. With an area of at most
+// maxCells 1-degree cells, the vessels come from positions_cells (the index
+// of where each vessel was each day, with its first and last time there):
+// only the vessels seen in those cells on those days, at times that overlap
+// the range, and then only their granules in the time range (the minmax
+// index on ts) are read. Otherwise the ts and lat/lon minmax indexes prune.
 func (r *Reader) Positions(ctx context.Context, q PositionQuery, fn func(*PositionRow) error) error {
 	w := where{p: Params{}}
 	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", q.From, "to", q.To)
 	w.area(q.Area, "lat_e7", "lon_e7")
+	w.add(fmt.Sprintf("mmsi != 0 AND bitAnd(flags, %d) = 0", badPos))
 	if q.MMSIs != nil {
 		w.add("mmsi IN {mm:Array(UInt32)}", "mm", u32s(q.MMSIs))
+	} else if cells, _ := areaCells(q.Area); cells != nil {
+		// GLOBAL: with a cluster, the vessel list is built once from the
+		// Distributed positions_cells and sent to every shard (on a single
+		// node it is a plain IN, and the key analysis uses the set).
+		w.add(vesselsInCells, "d0", q.From.UTC().Format(time.DateOnly), "d1", q.To.UTC().Format(time.DateOnly), "cells", cells)
 	}
 	if q.ShipTypes != nil {
 		w.add(shipTypeFilter, "types", ints(q.ShipTypes))
@@ -25,21 +39,7 @@ func (r *Reader) Positions(ctx context.Context, q PositionQuery, fn func(*Positi
 	if q.After != nil {
 		w.add("(ts, mmsi) > ({cts:DateTime64(3)}, {cmmsi:UInt32})", "cts", q.After.Time, "cmmsi", uint32(q.After.MMSI))
 	}
-	from := "positions"
-	if q.MMSIs == nil {
-		// The area-time ordering: positions_area holds only usable
-		// positions, sorted by (day, cell, mmsi, ts), so the days and the
-		// cells (with an area) prune granules instead of scanning the
-		// month. With an MMSI list, positions (by vessel) prunes better.
-		from = "positions_area"
-		w.add("day BETWEEN {d0:Date} AND {d1:Date}", "d0", q.From.UTC().Format(time.DateOnly), "d1", q.To.UTC().Format(time.DateOnly))
-		if cells, _ := areaCells(q.Area); cells != nil {
-			w.add("cell IN {cells:Array(UInt16)}", "cells", cells)
-		}
-	} else {
-		w.add(fmt.Sprintf("mmsi != 0 AND bitAnd(flags, %d) = 0", badPos))
-	}
-	sql := "SELECT " + queryPosCols + " FROM " + from + " FINAL" + w.sql() + " ORDER BY ts, mmsi"
+	sql := "SELECT " + queryPosCols + " FROM positions FINAL" + w.sql() + " ORDER BY ts, mmsi"
 	if q.Limit > 0 {
 		sql += " LIMIT {limit:UInt64}"
 		w.p["limit"] = q.Limit
@@ -52,6 +52,15 @@ func (r *Reader) Positions(ctx context.Context, q PositionQuery, fn func(*Positi
 		return fn(&p)
 	})
 }
+
+// vesselsInCells restricts positions to the vessels that positions_cells
+// saw in the cells {cells} on the days {d0}..{d1} at times overlapping
+// [{from}, {to}). Each row's first/last may be a partial aggregate (parts
+// not yet merged); every stored position lies within some row's interval,
+// so testing rows one by one misses none, and no FINAL is needed.
+const vesselsInCells = `(mmsi, vessel) GLOBAL IN (SELECT mmsi, vessel FROM positions_cells
+    WHERE day BETWEEN {d0:Date} AND {d1:Date} AND cell IN {cells:Array(UInt16)}
+      AND first < {to:DateTime64(3)} AND last >= {from:DateTime64(3)})`
 
 // maxCells bounds the cell list of an area query; a larger area is pruned
 // by time only.
@@ -108,7 +117,7 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// Cell is the 1-degree cell of positions_area holding p (lon, lat degrees).
+// Cell is the 1-degree cell of positions_cells holding p (lon, lat degrees).
 func Cell(p orb.Point) uint16 {
 	return uint16(cellRow(e7param(p[1]))*360 + cellCol(e7param(p[0])))
 }

@@ -30,6 +30,13 @@ func TestDDLCluster(t *testing.T) {
 		"CREATE TABLE IF NOT EXISTS api_keys ON CLUSTER ships AS api_keys_local\nENGINE = Distributed(ships, currentDatabase(), api_keys_local, cityHash64(id))",
 		"ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)",
 		"CREATE MATERIALIZED VIEW IF NOT EXISTS positions_area_mv ON CLUSTER ships TO positions_area_local AS",
+		"CREATE TABLE IF NOT EXISTS positions_cells_local ON CLUSTER ships (",
+		"CREATE TABLE IF NOT EXISTS positions_cells ON CLUSTER ships AS positions_cells_local\nENGINE = Distributed(ships, currentDatabase(), positions_cells_local, mmsi)",
+		"CREATE MATERIALIZED VIEW IF NOT EXISTS positions_cells_mv ON CLUSTER ships TO positions_cells_local AS",
+		"ALTER TABLE positions_local ON CLUSTER ships MODIFY COLUMN ts DateTime64(3, 'UTC') CODEC(GCD, Delta, T64, ZSTD(3))",
+		"DROP VIEW IF EXISTS positions_area_mv ON CLUSTER ships",
+		"DROP TABLE IF EXISTS positions_area ON CLUSTER ships",
+		"DROP TABLE IF EXISTS positions_area_local ON CLUSTER ships",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("cluster DDL lacks %q", want)
