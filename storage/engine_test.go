@@ -3,8 +3,14 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/keelson/keelson"
+	"github.com/paulmach/orb"
 )
 
 // openTestDB opens an embedded database in a temporary directory. It skips
@@ -146,5 +152,120 @@ func TestQueryNonStreamable(t *testing.T) {
 	}
 	if _, err := db.Query(ctx, "DROP TABLE nope", nil, Settings{"readonly": 1}); !errors.Is(err, ErrQuery) {
 		t.Fatalf("want ErrQuery, got %v", err)
+	}
+}
+
+// Track reads the stored hundredths and computes speed, course and heading
+// in Go, with the engine settings of its own (trackSettings): it returns
+// exactly what the ALIAS columns return through the default settings, with
+// duplicates from a second receiver merged and unusable positions left out.
+func TestTrackMatchesAliasColumns(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	t0 := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	var evs []keelson.Event
+	for i := 0; i < 2000; i++ {
+		e := testEvent(uint64(i), "c1")
+		e.MMSI = keelson.MMSI(219000000 + rng.IntN(3))
+		e.Received = t0.Add(time.Duration(i) * 61 * time.Second)
+		pos := *e.Position
+		pos.Point = orb.Point{9 + 4*rng.Float64(), 54 + 3*rng.Float64()}
+		pos.Second = uint8(e.Received.Second())
+		pos.SOG = keelson.Float(float64(rng.IntN(1023)) / 10)
+		pos.COG = keelson.Float(float64(rng.IntN(3600)) / 10)
+		pos.Heading = keelson.Float(rng.IntN(360))
+		pos.NavStatus = uint8(rng.IntN(16))
+		switch i % 11 {
+		case 3:
+			pos.SOG, pos.COG, pos.Heading = keelson.NA, keelson.NA, keelson.NA
+		case 5:
+			pos.Point = orb.Point{181, 91} // not available: left out
+		case 7:
+			pos.SOG, pos.COG = 102.2, 359.99
+		}
+		e.Position = &pos
+		evs = append(evs, e)
+	}
+	again := slices.Clone(evs[:700]) // the same broadcasts heard by a second collector
+	for i := range again {
+		again[i].ID.Collector, again[i].Source.Collector = "c2", "c2"
+	}
+	for i, part := range [][]keelson.Event{evs, again} {
+		b := NewBatch()
+		for j := range part {
+			b.Add(&part[j])
+		}
+		if err := db.InsertEvents(ctx, b, fmt.Sprint("tok", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := db.Reader(QueryLimits{})
+	same := func(a, b keelson.Float) bool { return a == b || !a.Valid() && !b.Valid() }
+	for _, q := range []TrackQuery{
+		{MMSI: 219000001, From: t0, To: t0.Add(40 * time.Hour)},
+		{MMSI: 219000002, From: t0.Add(3 * time.Hour), To: t0.Add(9 * time.Hour)},
+		{MMSI: 219000000, From: t0, To: t0.Add(40 * time.Hour), Limit: 50},
+	} {
+		var got, want []PositionRow
+		if err := r.Track(ctx, q, func(p *PositionRow) error { got = append(got, *p); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		// The reference: the ALIAS columns, default settings.
+		sql := "SELECT mmsi, ts, lon_e7, lat_e7, sog, cog, heading, nav_status FROM positions FINAL" +
+			" WHERE mmsi = {mmsi:UInt32} AND ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)} AND bitAnd(flags, 24) = 0 ORDER BY ts"
+		if q.Limit > 0 {
+			sql += fmt.Sprintf(" LIMIT %d", q.Limit)
+		}
+		err := r.each(ctx, sql, Params{"mmsi": uint32(q.MMSI), "from": q.From, "to": q.To}, func(rows Rows) error {
+			var p PositionRow
+			if err := scanPos(rows, &p); err != nil {
+				return err
+			}
+			want = append(want, p)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) < 40 || !slices.EqualFunc(got, want, func(a, b PositionRow) bool {
+			return a.MMSI == b.MMSI && a.Time.Equal(b.Time) && a.Lon == b.Lon && a.Lat == b.Lat &&
+				same(a.SOG, b.SOG) && same(a.COG, b.COG) && same(a.Heading, b.Heading) && a.NavStatus == b.NavStatus
+		}) {
+			t.Fatalf("%+v: Track %d rows, reference %d rows (or rows differ)", q, len(got), len(want))
+		}
+		nan := 0
+		for _, p := range got {
+			if !p.SOG.Valid() {
+				nan++
+			}
+		}
+		if nan == 0 {
+			t.Fatalf("%+v: no position without speed in %d rows", q, len(got))
+		}
+	}
+	// Every stored hundredths value reads as its ALIAS column reads it.
+	rows, err := db.Query(ctx, "SELECT toUInt16(number), if(toUInt16(number) = 65535, nan, toUInt16(number) / 100)::Float32 FROM numbers(65536)", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var c uint16
+		var f float32
+		if err := rows.Scan(&c, &f); err != nil {
+			t.Fatal(err)
+		}
+		if g, w := centi(c), widen32(f); !same(g, w) {
+			t.Fatalf("centi(%d) = %v, ClickHouse %v", c, g, w)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil || n != 65536 {
+		t.Fatalf("%d values, %v", n, err)
 	}
 }
