@@ -75,7 +75,7 @@ func openCHDB(ctx context.Context, dir string, opts Options) (*chdbEngine, error
 		return nil, fmt.Errorf("storage: data directory: %w", err)
 	}
 	for i := 0; i < opts.Conns; i++ {
-		c, err := l.open([]string{"clickhouse", "--path=" + abs})
+		c, err := l.open(engineArgs(abs, opts))
 		if err != nil {
 			for _, c := range e.all {
 				c.close()
@@ -91,6 +91,13 @@ func openCHDB(ctx context.Context, dir string, opts Options) (*chdbEngine, error
 		return nil, err
 	}
 	return e, nil
+}
+
+// engineArgs are the embedded engine's clickhouse-local arguments: the data
+// directory and server settings.
+func engineArgs(dir string, opts Options) []string {
+	return []string{"clickhouse", "--path=" + dir,
+		fmt.Sprintf("--uncompressed_cache_size=%d", max(opts.BlockCache, 0))}
 }
 
 func (e *chdbEngine) name() string { return "chdb" }
@@ -210,6 +217,18 @@ func (e *chdbEngine) insert(ctx context.Context, table string, b *block, setting
 }
 
 func (e *chdbEngine) query(ctx context.Context, sql string, params map[string]string, settings Settings) (Rows, error) {
+	return e.start(ctx, sql, params, settings, false)
+}
+
+// queryWhole runs a statement whose result is read whole in one call to
+// libchdb rather than streamed: one round trip to the engine's query
+// thread instead of three (start, one block, end), ~0.2 ms less per
+// point read. The result is held in memory: for bounded results only.
+func (e *chdbEngine) queryWhole(ctx context.Context, sql string, params map[string]string, settings Settings) (Rows, error) {
+	return e.start(ctx, sql, params, settings, true)
+}
+
+func (e *chdbEngine) start(ctx context.Context, sql string, params map[string]string, settings Settings, whole bool) (Rows, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -221,6 +240,9 @@ func (e *chdbEngine) query(ctx context.Context, sql string, params map[string]st
 	if err != nil {
 		return nil, err
 	}
+	if whole {
+		return e.materialized(ctx, c, q, params)
+	}
 	s := c.stream(q, "Native", params)
 	if err := c.resultErr(s); err != nil {
 		c.destroy(s)
@@ -230,25 +252,30 @@ func (e *chdbEngine) query(ctx context.Context, sql string, params map[string]st
 		}
 		// Statements libchdb cannot stream (SHOW, DESCRIBE, DDL, ...) run
 		// whole; their results are small.
-		res := c.query([]byte(q), "Native", params)
-		defer c.destroy(res)
-		if err := c.resultErr(res); err != nil {
-			e.release(c)
-			return nil, err
-		}
-		data := append([]byte(nil), c.bytes(res)...)
-		r := &chdbRows{e: e, c: c, ctx: ctx, eof: true, chunk: bytes.NewReader(data)}
-		r.rd = chproto.NewReader(r.chunk)
-		if !r.fill() && r.err != nil {
-			err := r.err
-			r.Close()
-			return nil, err
-		}
-		return r, nil
+		return e.materialized(ctx, c, q, params)
 	}
 	r := &chdbRows{e: e, c: c, s: s, ctx: ctx}
 	// Read the first block now, so that errors and the column names are
 	// known when Query returns.
+	if !r.fill() && r.err != nil {
+		err := r.err
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// materialized runs q on the acquired c and returns its whole result.
+func (e *chdbEngine) materialized(ctx context.Context, c *chConn, q string, params map[string]string) (Rows, error) {
+	res := c.query([]byte(q), "Native", params)
+	defer c.destroy(res)
+	if err := c.resultErr(res); err != nil {
+		e.release(c)
+		return nil, err
+	}
+	data := append([]byte(nil), c.bytes(res)...)
+	r := &chdbRows{e: e, c: c, ctx: ctx, eof: true, chunk: bytes.NewReader(data)}
+	r.rd = chproto.NewReader(r.chunk)
 	if !r.fill() && r.err != nil {
 		err := r.err
 		r.Close()

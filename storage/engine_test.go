@@ -269,3 +269,22 @@ func TestTrackMatchesAliasColumns(t *testing.T) {
 		t.Fatalf("%d values, %v", n, err)
 	}
 }
+
+// The embedded engine keeps Options.BlockCache bytes of decompressed blocks
+// (256 MiB by default).
+func TestBlockCacheOption(t *testing.T) {
+	db := openTestDB(t)
+	var size string
+	if err := db.QueryRow(context.Background(), "SELECT value FROM system.server_settings WHERE name = 'uncompressed_cache_size'", nil, &size); err != nil {
+		t.Fatal(err)
+	}
+	if size != "268435456" {
+		t.Fatalf("uncompressed_cache_size %s, want 268435456 (the default)", size)
+	}
+	if got := engineArgs("/d", Options{BlockCache: -1}); !slices.Contains(got, "--uncompressed_cache_size=0") {
+		t.Fatalf("BlockCache -1: args %q", got)
+	}
+	if err := (Options{BlockCache: 2 << 40}).Validate(); err == nil {
+		t.Fatal("BlockCache 2 TiB: no error")
+	}
+}

@@ -53,12 +53,17 @@ func (r *Reader) Ping(ctx context.Context) error {
 // each runs a query and calls scan for every row; scan returning an error
 // (such as ErrStop) ends the query with that error.
 func (r *Reader) each(ctx context.Context, sql string, p Params, scan func(rows Rows) error) error {
-	return r.eachWith(ctx, sql, p, r.settings, scan)
+	return r.eachWith(ctx, sql, p, r.settings, false, scan)
 }
 
-// eachWith is each with the given settings instead of the Reader's.
-func (r *Reader) eachWith(ctx context.Context, sql string, p Params, settings Settings, scan func(rows Rows) error) error {
-	rows, err := r.db.Query(ctx, sql, p, settings)
+// eachWith is each with the given settings instead of the Reader's; whole
+// reads a bounded result in one call (DB.queryWhole).
+func (r *Reader) eachWith(ctx context.Context, sql string, p Params, settings Settings, whole bool, scan func(rows Rows) error) error {
+	query := r.db.Query
+	if whole {
+		query = r.db.queryWhole
+	}
+	rows, err := query(ctx, sql, p, settings)
 	if err != nil {
 		return err
 	}
@@ -202,9 +207,11 @@ func centi(c uint16) keelson.Float {
 // the Reader's limits. Measured on the 10M-row benchmark table (one
 // vessel-day, 300 random runs, BenchmarkQueryBare): the old query
 // interpreter plans this one-table point read ~1 ms faster than the
-// analyzer (the analyzer resolves every column of the 30-column table), and
-// JIT lookups of the filter cost ~0.2 ms for nothing on ~70 rows.
-var trackSettings = Settings{"enable_analyzer": 0, "compile_expressions": 0}
+// analyzer (the analyzer resolves every column of the 30-column table),
+// JIT lookups of the filter cost ~0.2 ms for nothing on ~70 rows, and the
+// minmax skip indexes ~0.15 ms for nothing (the primary key already
+// narrows a vessel-day to one or two granules).
+var trackSettings = Settings{"enable_analyzer": 0, "compile_expressions": 0, "use_skip_indexes": 0, "use_uncompressed_cache": 1}
 
 // Track streams one vessel's positions in [From, To) ordered by time.
 func (r *Reader) Track(ctx context.Context, q TrackQuery, fn func(*PositionRow) error) error {
@@ -230,7 +237,8 @@ func (r *Reader) Track(ctx context.Context, q TrackQuery, fn func(*PositionRow) 
 		}
 	}
 	var p PositionRow
-	return r.eachWith(ctx, sql, w.p, settings, func(rows Rows) error {
+	// A track with a limit is read whole (the API always gives one).
+	return r.eachWith(ctx, sql, w.p, settings, q.Limit > 0, func(rows Rows) error {
 		if err := scanTrack(rows, &p); err != nil {
 			return err
 		}

@@ -108,6 +108,13 @@ type Options struct {
 	// ReadOnly opens a database on which every statement runs with
 	// readonly=1: only reads are accepted.
 	ReadOnly bool
+	// BlockCache is how many bytes of decompressed column blocks the
+	// embedded engine keeps for short reads (ClickHouse's uncompressed
+	// cache; Track uses it, scans and exports do not): a block read again
+	// skips its decompression, ~1 ms of a one-day track. 0 means 256 MiB;
+	// negative turns it off. The server path uses the server's own
+	// uncompressed_cache_size.
+	BlockCache int64
 	// Logger receives the storage layer's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -116,6 +123,9 @@ type Options struct {
 func (o Options) Validate() error {
 	if o.Retention < 0 || o.Retention%(24*time.Hour) != 0 {
 		return fmt.Errorf("storage: Options.Retention %v: must be a whole number of days >= 0", o.Retention)
+	}
+	if o.BlockCache > 1<<40 {
+		return fmt.Errorf("storage: Options.BlockCache %d: must be at most 1 TiB", o.BlockCache)
 	}
 	if o.Conns < 0 || o.Conns > 64 {
 		return fmt.Errorf("storage: Options.Conns %d: must be 0..64", o.Conns)
@@ -177,6 +187,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if opts.Conns == 0 {
 		opts.Conns = 4
 	}
+	if opts.BlockCache == 0 {
+		opts.BlockCache = 256 << 20
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrURL, err)
@@ -231,6 +244,27 @@ func (db *DB) Query(ctx context.Context, sql string, params Params, settings Set
 		return nil, err
 	}
 	return db.eng.query(ctx, sql, p, db.settings(settings))
+}
+
+// wholeQuerier is an engine that can read a statement's result whole,
+// faster than streaming it for a small result (the embedded engine).
+type wholeQuerier interface {
+	queryWhole(ctx context.Context, sql string, params map[string]string, settings Settings) (Rows, error)
+}
+
+// queryWhole is Query for a statement whose result is bounded (a LIMIT, a
+// point read): the embedded engine reads it in one call; the server
+// streams it as Query does.
+func (db *DB) queryWhole(ctx context.Context, sql string, params Params, settings Settings) (Rows, error) {
+	w, ok := db.eng.(wholeQuerier)
+	if !ok {
+		return db.Query(ctx, sql, params, settings)
+	}
+	p, err := formatParams(params)
+	if err != nil {
+		return nil, err
+	}
+	return w.queryWhole(ctx, sql, p, db.settings(settings))
 }
 
 // QueryRow runs a statement and scans its first row into dest; it returns
