@@ -13,14 +13,20 @@ import (
 // Reading them from storage on every request is slow (it means finding
 // each vessel's newest position before a moving cutoff), so the server
 // keeps one index per delay in use: a snapshot of every vessel's latest
-// position at or before the cutoff of its build, rebuilt in the background
-// once it is DelayRefresh old. A snapshot never holds anything newer than
-// its cutoff, which is never later than now minus the delay, so serving a
-// slightly old snapshot shows a partner positions slightly older than the
-// delay, never newer.
+// position at or before a cutoff. It is built on the first request with
+// that delay, then moved forward in the background once it is
+// DelayRefresh old, by applying the positions between the old and the new
+// cutoff (a narrow time window), and rebuilt whole every delayedFull (to
+// pick up identity changes of vessels that did not move). A snapshot never
+// holds anything newer than its cutoff, which is never later than now
+// minus the delay, so serving a slightly old snapshot shows a partner
+// positions slightly older than the delay, never newer.
 
 // maxDelayed bounds the snapshots kept (one per distinct delay in use).
 const maxDelayed = 16
+
+// delayedFull is how often (in data time) a snapshot is rebuilt whole.
+const delayedFull = time.Hour
 
 type delayedIndexes struct {
 	mu sync.Mutex
@@ -36,7 +42,8 @@ type delayedIndex struct {
 
 type delayedSnap struct {
 	ix     *Index
-	cutoff time.Time
+	cutoff time.Time // everything up to it is applied
+	full   time.Time // cutoff of the last whole build
 }
 
 // delayedIndex returns the snapshot index for the delay: the current one,
@@ -70,7 +77,7 @@ func (s *Server) delayedIndex(ctx context.Context, delay time.Duration) (*Index,
 				defer cancel()
 				d.build.Lock()
 				defer d.build.Unlock()
-				if err := s.buildDelayed(ctx, d, s.now().Add(-delay)); err != nil {
+				if err := s.advanceDelayed(ctx, d, s.now().Add(-delay)); err != nil {
 					s.m.feedErrors.Inc()
 					s.log.Warn("delayed index rebuild failed", "delay", delay, "err", err)
 				}
@@ -101,7 +108,28 @@ func (s *Server) buildDelayed(ctx context.Context, d *delayedIndex, cutoff time.
 	if err != nil {
 		return err
 	}
-	d.snap.Store(&delayedSnap{ix: ix, cutoff: cutoff})
-	s.m.delayedBuild.Observe(time.Since(start).Seconds())
+	d.snap.Store(&delayedSnap{ix: ix, cutoff: cutoff, full: cutoff})
+	s.m.delayedBuild.WithLabelValues("full").Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// advanceDelayed moves the snapshot forward to cutoff: in place, by the
+// positions after its cutoff, or by a whole rebuild when the last one is
+// delayedFull old (or the clock went back).
+func (s *Server) advanceDelayed(ctx context.Context, d *delayedIndex, cutoff time.Time) error {
+	sn := d.snap.Load()
+	if sn == nil || !cutoff.After(sn.cutoff) || cutoff.Sub(sn.full) >= delayedFull {
+		return s.buildDelayed(ctx, d, cutoff)
+	}
+	start := time.Now()
+	err := s.store.LatestBefore(ctx, storage.LatestBeforeQuery{After: sn.cutoff, Before: cutoff}, func(v *storage.VesselRow) error {
+		sn.ix.Put(v)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.snap.Store(&delayedSnap{ix: sn.ix, cutoff: cutoff, full: sn.full})
+	s.m.delayedBuild.WithLabelValues("update").Observe(time.Since(start).Seconds())
 	return nil
 }

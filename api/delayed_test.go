@@ -71,13 +71,16 @@ func TestLatestBeforeMatchesArgMax(t *testing.T) {
 	}
 }
 
-// A delayed key's view is a snapshot that follows the clock: rebuilt in
-// the background once DelayRefresh old, never newer than now - delay.
+// A delayed key's view is a snapshot that follows the clock: moved forward
+// in the background once DelayRefresh old (by the positions since its
+// cutoff), rebuilt whole after an hour, never newer than now - delay, and
+// after each refresh holding exactly the latest positions at its cutoff.
 func TestDelayedSnapshotFollowsClock(t *testing.T) {
 	e := env(t)
+	rd := e.db.Reader(storage.QueryLimits{})
 	var now atomic.Int64
 	now.Store(e.base.Add(time.Hour).UnixNano())
-	srv, err := New(Config{Store: e.db.Reader(storage.QueryLimits{}), Keys: e.db, Registry: prometheus.NewRegistry(),
+	srv, err := New(Config{Store: rd, Keys: e.db, Registry: prometheus.NewRegistry(),
 		Now: func() time.Time { return time.Unix(0, now.Load()) }, DelayRefresh: 10 * time.Minute, KeyCacheTTL: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -105,32 +108,58 @@ func TestDelayedSnapshotFollowsClock(t *testing.T) {
 		}
 		return newest, len(pg.Data)
 	}
+	// exact checks the snapshot against the latest positions at its cutoff.
+	exact := func(cut time.Time) {
+		t.Helper()
+		sn := srv.delayed.m[delay].snap.Load()
+		if !sn.cutoff.Equal(cut) {
+			t.Fatalf("snapshot cutoff %v, want %v", sn.cutoff, cut)
+		}
+		want := collectVessels(t, func(fn func(*storage.VesselRow) error) error {
+			return rd.Latest(context.Background(), storage.LatestQuery{Before: cut}, fn)
+		})
+		got := sn.ix.InBound(nil, world, nil)
+		if len(got) != len(want) {
+			t.Fatalf("snapshot at %v: %d vessels, want %d", cut, len(got), len(want))
+		}
+		for i := range want {
+			if got[i].MMSI != want[i].MMSI || fmt.Sprint(got[i].Position) != fmt.Sprint(want[i].Position) {
+				t.Fatalf("snapshot at %v: vessel %d at %+v, want %+v", cut, want[i].MMSI, got[i].Position, want[i].Position)
+			}
+		}
+	}
 	cut1 := time.Unix(0, now.Load()).Add(-delay)
 	n1, c1 := get()
 	if c1 == 0 || n1.After(cut1) {
 		t.Fatalf("first view: %d vessels, newest %v (cutoff %v)", c1, n1, cut1)
 	}
+	exact(cut1)
 	// Five minutes later: the same snapshot (younger than DelayRefresh).
 	now.Add(int64(5 * time.Minute))
 	if n, _ := get(); !n.Equal(n1) {
 		t.Fatalf("snapshot changed before DelayRefresh: %v -> %v", n1, n)
 	}
-	// Two hours later: the stale snapshot is served while a new one builds,
-	// then the new one, with positions up to the new cutoff.
-	now.Add(int64(2 * time.Hour))
-	cut2 := time.Unix(0, now.Load()).Add(-delay)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n, c := get()
-		if n.After(cut2) {
-			t.Fatalf("view newer than the cutoff: %v > %v", n, cut2)
+	// Then 20 and 120 minutes later (moved forward, then rebuilt): the
+	// stale snapshot is served while the new one is made, then the new one.
+	for _, step := range []time.Duration{20 * time.Minute, 2 * time.Hour} {
+		now.Add(int64(step))
+		cut := time.Unix(0, now.Load()).Add(-delay)
+		deadline := time.Now().Add(10 * time.Second)
+		for srv.delayed.m[delay].snap.Load().cutoff.Before(cut) {
+			if n, _ := get(); n.After(cut) {
+				t.Fatalf("view newer than the cutoff: %v > %v", n, cut)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("snapshot not moved to %v", cut)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		if n.After(n1) && c >= c1 {
-			break
+		for srv.delayed.m[delay].building.Load() {
+			time.Sleep(time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("snapshot not rebuilt: newest %v, %d vessels", n, c)
+		exact(cut)
+		if n, c := get(); n.After(cut) || !n.After(n1) || c < c1 {
+			t.Fatalf("after %v: newest %v (cutoff %v), %d vessels (before %d)", step, n, cut, c, c1)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

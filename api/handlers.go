@@ -116,19 +116,22 @@ func (s *Server) latestFromStore(r *http.Request, q storage.LatestQuery, keep fu
 	return out, err
 }
 
-// GET /v1/vessels/{mmsi}
+// GET /v1/vessels/{id}
 func (s *Server) handleVessel(w http.ResponseWriter, r *http.Request, k *Key) error {
 	q, err := newQuery(r.URL.RawQuery, "format")
 	if err != nil {
 		return err
 	}
-	m, err := parseMMSI("mmsi", r.PathValue("mmsi"))
+	m, own, err := parseVesselID("id", r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	f, err := parseFormat("format", q.get("format"), []string{"json", "geojson"})
 	if err != nil {
 		return err
+	}
+	if own != "" {
+		return s.ownShip(w, r, k, own, f)
 	}
 	if !k.Scope.allowsMMSI(m) {
 		return errorf(ErrOutOfScope, "vessel %s is not in this key's scope", m)
@@ -160,6 +163,34 @@ func (s *Server) handleVessel(w http.ResponseWriter, r *http.Request, k *Key) er
 		b = vesselTable.appendFeature(nil, &v, nil)
 	} else {
 		b = vesselTable.appendJSON(nil, &v, nil)
+	}
+	w.Header().Set("Content-Type", contentType(f))
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// ownShip serves an own-ship vessel stored without an MMSI: its latest
+// position as of the key's cutoff.
+func (s *Server) ownShip(w http.ResponseWriter, r *http.Request, k *Key, vessel string, f Format) error {
+	if !k.Scope.allowsVessel(vessel) {
+		return errorf(ErrOutOfScope, "vessel %q is not in this key's scope", vessel)
+	}
+	pos, err := s.store.OwnShipLatest(r.Context(), vessel, k.Scope.cutoff(s.now()))
+	if errors.Is(err, storage.ErrNotFound) {
+		return errorf(ErrNotFound, "no vessel %q", vessel)
+	}
+	if err != nil {
+		return err
+	}
+	if !k.Scope.allowsPoint(pos.Point()) {
+		return errorf(ErrOutOfScope, "vessel %q is not in this key's region", vessel)
+	}
+	row := ownRow{Vessel: vessel, Pos: pos}
+	var b []byte
+	if f == FormatGeoJSON {
+		b = ownShipTable.appendFeature(nil, &row, nil)
+	} else {
+		b = ownShipTable.appendJSON(nil, &row, nil)
 	}
 	w.Header().Set("Content-Type", contentType(f))
 	_, err = w.Write(append(b, '\n'))
@@ -315,13 +346,13 @@ func (s *Server) handleNear(w http.ResponseWriter, r *http.Request, k *Key) erro
 	}, nil)
 }
 
-// GET /v1/vessels/{mmsi}/track
+// GET /v1/vessels/{id}/track
 func (s *Server) handleTrack(w http.ResponseWriter, r *http.Request, k *Key) error {
 	q, err := newQuery(r.URL.RawQuery, "from", "to", "simplify", "resample", "max_gap", "format")
 	if err != nil {
 		return err
 	}
-	m, err := parseMMSI("mmsi", r.PathValue("mmsi"))
+	m, own, err := parseVesselID("id", r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -355,7 +386,10 @@ func (s *Server) handleTrack(w http.ResponseWriter, r *http.Request, k *Key) err
 	if k.Scope.Aggregated {
 		return errorf(ErrOutOfScope, "this key may read aggregated data only, not tracks")
 	}
-	if !k.Scope.allowsMMSI(m) {
+	if own != "" && !k.Scope.allowsVessel(own) {
+		return errorf(ErrOutOfScope, "vessel %q is not in this key's scope", own)
+	}
+	if own == "" && !k.Scope.allowsMMSI(m) {
 		return errorf(ErrOutOfScope, "vessel %s is not in this key's scope", m)
 	}
 	tr, err := s.resolveRange(q, k, 24*time.Hour)
@@ -364,12 +398,17 @@ func (s *Server) handleTrack(w http.ResponseWriter, r *http.Request, k *Key) err
 	}
 	var pts []storage.PositionRow
 	if !tr.empty {
-		err = s.store.Track(r.Context(), storage.TrackQuery{MMSI: m, From: tr.from, To: tr.to, Limit: s.cfg.MaxTrack + 1}, func(p *storage.PositionRow) error {
+		keep := func(p *storage.PositionRow) error {
 			if k.Scope.allowsPoint(p.Point()) {
 				pts = append(pts, *p)
 			}
 			return nil
-		})
+		}
+		if own != "" {
+			err = s.store.OwnShipTrack(r.Context(), storage.OwnShipTrackQuery{Vessel: own, From: tr.from, To: tr.to, Limit: s.cfg.MaxTrack + 1}, keep)
+		} else {
+			err = s.store.Track(r.Context(), storage.TrackQuery{MMSI: m, From: tr.from, To: tr.to, Limit: s.cfg.MaxTrack + 1}, keep)
+		}
 		if err != nil {
 			return err
 		}
@@ -381,11 +420,27 @@ func (s *Server) handleTrack(w http.ResponseWriter, r *http.Request, k *Key) err
 	if every > 0 {
 		pts = Resample(pts, every, maxGap)
 	}
+	if !k.Scope.Export && len(pts) > s.cfg.MaxPage {
+		return errorf(ErrOutOfScope, "the track has %d points, more than this key's largest page (%d); narrow from/to, simplify or resample, or use a key with export rights", len(pts), s.cfg.MaxPage)
+	}
 	s.m.rows.WithLabelValues("track").Add(float64(len(pts)))
 	if f == FormatGeoJSON {
 		w.Header().Set("Content-Type", contentType(f))
-		_, err := w.Write(appendTrackFeature(nil, m, pts))
+		_, err := w.Write(appendTrackFeature(nil, m, own, pts))
 		return err
+	}
+	if own != "" {
+		return writeList(s, w, "track", ownShipTable, f, 0, func(emit func(*ownRow) error) error {
+			var row ownRow
+			row.Vessel = own
+			for i := range pts {
+				row.Pos = pts[i]
+				if err := emit(&row); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, nil)
 	}
 	return writeList(s, w, "track", positionTable, f, 0, func(emit func(*storage.PositionRow) error) error {
 		for i := range pts {
@@ -398,8 +453,9 @@ func (s *Server) handleTrack(w http.ResponseWriter, r *http.Request, k *Key) err
 }
 
 // appendTrackFeature writes a track as a GeoJSON Feature with a LineString
-// geometry (null with fewer than two points) and per-point properties.
-func appendTrackFeature(b []byte, m keelson.MMSI, pts []storage.PositionRow) []byte {
+// geometry (null with fewer than two points) and per-point properties; the
+// vessel is named by its MMSI, or by own, its own-ship vessel id.
+func appendTrackFeature(b []byte, m keelson.MMSI, own string, pts []storage.PositionRow) []byte {
 	b = append(b, `{"type":"Feature","geometry":`...)
 	if len(pts) < 2 {
 		b = append(b, "null"...)
@@ -417,8 +473,13 @@ func appendTrackFeature(b []byte, m keelson.MMSI, pts []storage.PositionRow) []b
 		}
 		b = append(b, "]}"...)
 	}
-	b = append(b, `,"properties":{"mmsi":`...)
-	b = strconv.AppendUint(b, uint64(m), 10)
+	if own != "" {
+		b = append(b, `,"properties":{"vessel":`...)
+		b = appendJSONString(b, own)
+	} else {
+		b = append(b, `,"properties":{"mmsi":`...)
+		b = strconv.AppendUint(b, uint64(m), 10)
+	}
 	b = append(b, `,"points":`...)
 	b = strconv.AppendInt(b, int64(len(pts)), 10)
 	list := func(name string, f func(p *storage.PositionRow) []byte) {

@@ -223,7 +223,9 @@ func TestVessel(t *testing.T) {
 		t.Errorf("geojson %+v", f)
 	}
 	e.call(t, "GET", "/v1/vessels/999999998", k, "", 404, nil)
-	for _, bad := range []string{"abc", "0", "1234567890", "-5", "1e5"} {
+	// Digits are an MMSI; other ids name own-ship vessels (TestOwnShip).
+	e.call(t, "GET", "/v1/vessels/abc", k, "", 404, nil)
+	for _, bad := range []string{"0", "1234567890", "-5", "1e5%20", "_x", "%27"} {
 		e.call(t, "GET", "/v1/vessels/"+bad, k, "", 400, nil)
 	}
 	e.call(t, "GET", "/v1/vessels/"+m.String()+"?format=csv", k, "", 400, nil)

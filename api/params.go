@@ -152,6 +152,31 @@ func parseMMSIs(name, s string) ([]keelson.MMSI, error) {
 	return out, nil
 }
 
+// allDigits reports whether s is a non-empty run of ASCII digits.
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// parseVesselID parses the {id} of /v1/vessels/{id}: digits only are an
+// MMSI; anything else is an own-ship vessel id (1-64 letters, digits or
+// _ . : -, starting with a letter or digit), the id under which a
+// collector without an MMSI stores its own ship's positions.
+func parseVesselID(name, s string) (keelson.MMSI, string, error) {
+	if allDigits(s) {
+		m, err := parseMMSI(name, s)
+		return m, "", err
+	}
+	if !vesselName.MatchString(s) {
+		return 0, "", badParam(name, "%q is neither an MMSI (1-9 digits) nor an own-ship vessel id (1-64 letters, digits or _ . : -, starting with a letter or digit)", s)
+	}
+	return 0, s, nil
+}
+
 func parseMMSI(name, s string) (keelson.MMSI, error) {
 	m, err := keelson.ParseMMSI(s)
 	if err != nil || m == 0 {

@@ -32,6 +32,7 @@ type param struct {
 	required            bool
 	enum                []string
 	min, max            *float64
+	pattern             string
 }
 
 func num(v float64) *float64 { return &v }
@@ -45,13 +46,15 @@ var (
 	pFormat   = param{name: "format", in: "query", typ: "string", desc: "Output format.", enum: listFormats}
 	pMMSIs    = param{name: "mmsi", in: "query", typ: "string", desc: "Comma-separated MMSIs (at most 1000)."}
 	pShipType = param{name: "ship_type", in: "query", typ: "string", desc: "Comma-separated ITU ship types 0-99."}
-	pMMSIPath = param{name: "mmsi", in: "path", typ: "integer", desc: "The vessel's MMSI.", required: true, min: num(1), max: num(999999999)}
+	pIDPath   = param{name: "id", in: "path", typ: "string", required: true, pattern: `^([0-9]{1,9}|[A-Za-z0-9][A-Za-z0-9_.:-]{0,63})$`,
+		desc: "The vessel: an MMSI (digits only, 1 to 999999999), or the id of an own-ship vessel whose collector was given no MMSI (its -vessel: 1-64 letters, digits or _ . : -, starting with a letter or digit)."}
 )
 
 func (s *Server) routeTable() []route {
 	return []route{
-		{method: "GET", pattern: "/v1/vessels/{mmsi}", h: s.handleVessel, id: "getVessel", summary: "A vessel's identity, voyage data and latest position",
-			params: []param{pMMSIPath, {name: "format", in: "query", typ: "string", enum: []string{"json", "geojson"}, desc: "json (default) or a GeoJSON Feature."}},
+		{method: "GET", pattern: "/v1/vessels/{id}", h: s.handleVessel, id: "getVessel", summary: "A vessel's identity, voyage data and latest position",
+			desc:   "By MMSI: identity and voyage data (as known at the key's cutoff) and the latest position (Vessel). By own-ship vessel id: the latest position of that own ship (OwnShip).",
+			params: []param{pIDPath, {name: "format", in: "query", typ: "string", enum: []string{"json", "geojson"}, desc: "json (default) or a GeoJSON Feature."}},
 			schema: "Vessel"},
 		{method: "GET", pattern: "/v1/vessels", h: s.handleVessels, id: "listVessels", summary: "Latest position of every vessel in an area",
 			params: []param{pBBox, pShipType, {name: "updated_since", in: "query", typ: "date-time", desc: "Only vessels with a position after this time."}, pLimit, pCursor, pFormat},
@@ -62,9 +65,9 @@ func (s *Server) routeTable() []route {
 				{name: "radius_m", in: "query", typ: "number", min: num(0), max: num(maxRadius), desc: "Search radius in metres (default: the whole Earth)."},
 				{name: "limit", in: "query", typ: "integer", min: num(1), max: num(1000), desc: "How many vessels (default 10)."}, pShipType, pFormat},
 			schema: "NearVessel", formats: listFormats, list: true},
-		{method: "GET", pattern: "/v1/vessels/{mmsi}/track", h: s.handleTrack, id: "getTrack", summary: "A vessel's track as a GeoJSON LineString, optionally simplified or resampled",
-			desc: "With format=geojson (default) a Feature whose LineString holds the positions and whose properties hold times, sog, cog, heading and nav_status per point; other formats list the points.",
-			params: []param{pMMSIPath, {name: "from", in: "query", typ: "date-time", desc: "Start (RFC 3339); default 24 h before to."}, pTo,
+		{method: "GET", pattern: "/v1/vessels/{id}/track", h: s.handleTrack, id: "getTrack", summary: "A vessel's track as a GeoJSON LineString, optionally simplified or resampled",
+			desc: "With format=geojson (default) a Feature whose LineString holds the positions and whose properties hold the mmsi (or, for an own-ship vessel id, the vessel), times, sog, cog, heading and nav_status per point; other formats list the points (Position rows, or OwnShip rows for an own-ship vessel id). A key without export rights gets at most one page of points (after simplify and resample).",
+			params: []param{pIDPath, {name: "from", in: "query", typ: "date-time", desc: "Start (RFC 3339); default 24 h before to."}, pTo,
 				{name: "simplify", in: "query", typ: "number", min: num(0), max: num(1_000_000), desc: "Douglas-Peucker tolerance in metres."},
 				{name: "resample", in: "query", typ: "string", desc: "Fixed interval (Go duration, 1s to 24h): positions interpolated along the great circle at every multiple of it."},
 				{name: "max_gap", in: "query", typ: "string", desc: "With resample: no point is interpolated across a gap between reports longer than this (Go duration)."},
@@ -84,7 +87,7 @@ func (s *Server) routeTable() []route {
 			schema: "Observation", formats: listFormats, list: true},
 		{method: "GET", pattern: "/v1/stream", h: s.handleStream, id: "stream", summary: "Live positions as Server-Sent Events",
 			desc:   "Each event is `event: position` with the Keelson event JSON as data. Comments keep the connection alive.",
-			params: []param{pBBox, pMMSIs}, stream: true},
+			params: []param{pBBox, pMMSIs, {name: "vessel", in: "query", typ: "string", desc: "Comma-separated own-ship vessel ids (own ships stored without an MMSI). Naming vessels by mmsi or vessel restricts the stream to them; without either, every vessel the key may see."}}, stream: true},
 		{method: "GET", pattern: "/openapi.json", public: true, h: s.handleOpenAPI, id: "openapi", summary: "This document", raw: "application/json"},
 		{method: "GET", pattern: "/healthz", public: true, h: s.handleHealth, id: "healthz", summary: "Liveness", raw: "application/json"},
 		{method: "GET", pattern: "/readyz", public: true, h: s.handleReady, id: "readyz", summary: "Readiness: index loaded and storage reachable", raw: "application/json"},
@@ -161,6 +164,7 @@ func (s *Server) OpenAPI() map[string]any {
 				"Position":    tableSchema(positionTable),
 				"Observation": tableSchema(observationTable),
 				"Telemetry":   tableSchema(telemetryTable),
+				"OwnShip":     tableSchema(ownShipTable),
 				"Track": map[string]any{"type": "object", "description": "GeoJSON Feature with a LineString (null with fewer than 2 points).", "properties": map[string]any{
 					"type":       map[string]any{"const": "Feature"},
 					"geometry":   map[string]any{"type": []string{"object", "null"}},
@@ -235,6 +239,9 @@ func (s *Server) operation(rt route) map[string]any {
 		if p.max != nil {
 			sch["maximum"] = *p.max
 		}
+		if p.pattern != "" {
+			sch["pattern"] = p.pattern
+		}
 		params = append(params, map[string]any{"name": p.name, "in": p.in, "required": p.required, "description": p.desc, "schema": sch})
 	}
 	if params != nil {
@@ -264,7 +271,9 @@ func (s *Server) operation(rt route) map[string]any {
 				js["properties"].(map[string]any)["data"] = map[string]any{"type": "array", "items": map[string]any{"oneOf": []any{row, ref("Telemetry")}}}
 			}
 		} else if rt.id == "getTrack" {
-			js = map[string]any{"type": "object", "required": []string{"data"}, "properties": map[string]any{"data": map[string]any{"type": "array", "items": row}}}
+			js = map[string]any{"type": "object", "required": []string{"data"}, "properties": map[string]any{"data": map[string]any{"type": "array", "items": map[string]any{"oneOf": []any{row, ref("OwnShip")}}}}}
+		} else if rt.id == "getVessel" {
+			js = map[string]any{"oneOf": []any{row, ref("OwnShip")}}
 		} else {
 			js = row
 		}
@@ -302,7 +311,7 @@ func (s *Server) operation(rt route) map[string]any {
 		if rt.list || rt.id == "getTrack" {
 			resp["413"] = respRef("TooLarge")
 		}
-		if strings.Contains(rt.pattern, "{mmsi}") {
+		if strings.Contains(rt.pattern, "{id}") {
 			resp["404"] = respRef("NotFound")
 		}
 		if rt.stream {

@@ -242,7 +242,7 @@ func TestInjection(t *testing.T) {
 		"/v1/vessels/211000001/track": {"from", "to", "simplify", "resample", "max_gap", "format"},
 		"/v1/positions":               {"bbox", "from", "to", "mmsi", "ship_type", "limit", "cursor", "format"},
 		"/v1/observations":            {"bbox", "from", "to", "mmsi", "vessel", "limit", "cursor", "format"},
-		"/v1/stream":                  {"bbox", "mmsi"},
+		"/v1/stream":                  {"bbox", "mmsi", "vessel"},
 	}
 	for path, names := range params {
 		for _, name := range names {
@@ -328,7 +328,7 @@ func TestOpenAPI(t *testing.T) {
 	for path, item := range doc.Paths.Map() {
 		for method := range item.Operations() {
 			n++
-			p := strings.ReplaceAll(path, "{mmsi}", "211000001")
+			p := strings.ReplaceAll(path, "{id}", "211000001")
 			req, _ := http.NewRequest(method, "http://x"+p, nil)
 			if _, pattern := e.srv.mux.Handler(req); pattern != method+" "+path {
 				t.Errorf("documented %s %s is routed to %q", method, path, pattern)
@@ -349,7 +349,7 @@ func TestOpenAPI(t *testing.T) {
 			if p.in != "query" {
 				continue
 			}
-			r := e.do(t, rt.method, strings.ReplaceAll(rt.pattern, "{mmsi}", "211000001")+"?"+p.name+"=%ZZ", k, "")
+			r := e.do(t, rt.method, strings.ReplaceAll(rt.pattern, "{id}", "211000001")+"?"+p.name+"=%ZZ", k, "")
 			b, _ := io.ReadAll(r.Body)
 			r.Body.Close()
 			if strings.Contains(string(b), "unknown parameter") {
@@ -433,6 +433,52 @@ func TestStream(t *testing.T) {
 	if v, ok := srv.Index().Get(211000003); !ok || v.Position.Lon != 11.5 {
 		t.Errorf("index not updated from the stream: %+v", v)
 	}
+	// Own-ship positions (stored without an MMSI) reach the keys that may
+	// see the vessel and the vessel= subscriptions, never an AIS allowlist.
+	own, c4 := open(e.key(t, Scope{Vessels: []string{"zeus"}}), "")
+	defer c4()
+	named, c5 := open(k, "vessel=zeus")
+	defer c5()
+	waitClients(t, srv, 5)
+	ship := func(v string, seq uint64) keelson.Event {
+		ev := mk(0, 5.3, 52.6)
+		ev.Vessel, ev.ID.Seq, ev.Position.Class = v, seq, keelson.ClassOwnShip
+		return ev
+	}
+	publish(ship("other", 1001), mk(211000004, 11, 55), ship("zeus", 1002))
+	time.Sleep(200 * time.Millisecond)
+	publish(ship("zeus", 1003), mk(211000001, 11.3, 55.3))
+	readIDs := func(r *bufio.Reader, n int) []string {
+		var out []string
+		for len(out) < n {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("stream: %v", err)
+			}
+			if data, ok := strings.CutPrefix(line, "data: "); ok {
+				var ev keelson.Event
+				if err := json.Unmarshal([]byte(data), &ev); err != nil {
+					t.Fatalf("event %q: %v", data, err)
+				}
+				out = append(out, fmt.Sprintf("%d/%s", ev.MMSI, ev.Vessel))
+			}
+		}
+		return out
+	}
+	if got := readIDs(own, 2); fmt.Sprint(got) != "[0/zeus 0/zeus]" {
+		t.Errorf("own-ship key: %v", got)
+	}
+	if got := readIDs(named, 2); fmt.Sprint(got) != "[0/zeus 0/zeus]" {
+		t.Errorf("vessel=zeus: %v", got)
+	}
+	if got := readIDs(allowed, 1); fmt.Sprint(got) != "[211000001/]" {
+		t.Errorf("AIS allowlist after own-ship events: %v", got)
+	}
+	// Naming only vessels outside the scope is refused.
+	kA2 := e.key(t, Scope{MMSIs: []keelson.MMSI{211000001}})
+	e.call(t, "GET", "/v1/stream?vessel=zeus", kA2, "", 403, nil)
+	e.call(t, "GET", "/v1/stream?vessel=other", e.key(t, Scope{Vessels: []string{"zeus"}}), "", 403, nil)
+	e.call(t, "GET", "/v1/stream?mmsi=211000001", e.key(t, Scope{Vessels: []string{"zeus"}}), "", 403, nil)
 }
 
 func waitClients(t *testing.T, s *Server, n int) {

@@ -38,6 +38,10 @@ type Store interface {
 	// LatestBefore is Latest as of a cutoff in the past (keys with a delay).
 	LatestBefore(ctx context.Context, q storage.LatestBeforeQuery, fn func(*storage.VesselRow) error) error
 	Track(ctx context.Context, q storage.TrackQuery, fn func(*storage.PositionRow) error) error
+	// OwnShipLatest and OwnShipTrack serve own-ship vessels stored without
+	// an MMSI (by vessel id); OwnShipLatest wraps storage.ErrNotFound.
+	OwnShipLatest(ctx context.Context, vessel string, before time.Time) (storage.PositionRow, error)
+	OwnShipTrack(ctx context.Context, q storage.OwnShipTrackQuery, fn func(*storage.PositionRow) error) error
 	Positions(ctx context.Context, q storage.PositionQuery, fn func(*storage.PositionRow) error) error
 	Observations(ctx context.Context, q storage.ObservationQuery, fn func(*storage.ObservationRow) error) error
 	Telemetry(ctx context.Context, q storage.TelemetryQuery, fn func(*storage.TelemetryRow) error) error
@@ -168,7 +172,7 @@ type metrics struct {
 	indexUpd     prometheus.Counter
 	streamDrops  prometheus.Counter
 	feedErrors   prometheus.Counter
-	delayedBuild prometheus.Histogram
+	delayedBuild *prometheus.HistogramVec
 }
 
 // New returns a Server.
@@ -198,8 +202,8 @@ func New(cfg Config) (*Server, error) {
 		indexUpd:    prometheus.NewCounter(prometheus.CounterOpts{Name: "keelson_api_index_updates_total", Help: "Updates applied to the in-memory latest-position index."}),
 		streamDrops: prometheus.NewCounter(prometheus.CounterOpts{Name: "keelson_api_stream_dropped_total", Help: "Live events dropped for slow stream clients."}),
 		feedErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "keelson_api_feed_errors_total", Help: "Failures of the live feed, index poll or delayed snapshot build."}),
-		delayedBuild: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "keelson_api_delayed_index_build_seconds", Help: "Time to build the latest-position snapshot of a delayed key's view.",
-			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
+		delayedBuild: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "keelson_api_delayed_index_build_seconds", Help: "Time to build (full) or move forward (update) the latest-position snapshot of a delayed key's view.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"kind"}),
 	}
 	for _, c := range []prometheus.Collector{s.m.requests, s.m.duration, s.m.rows, s.m.limited, s.m.indexUpd, s.m.streamDrops, s.m.feedErrors, s.m.delayedBuild,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "keelson_api_index_vessels", Help: "Vessels in the in-memory index."}, func() float64 { return float64(s.index.Len()) }),

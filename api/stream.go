@@ -93,7 +93,7 @@ func splitList(s string) []string {
 
 // GET /v1/stream: live positions as Server-Sent Events.
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, k *Key) error {
-	q, err := newQuery(r.URL.RawQuery, "bbox", "mmsi")
+	q, err := newQuery(r.URL.RawQuery, "bbox", "mmsi", "vessel")
 	if err != nil {
 		return err
 	}
@@ -109,14 +109,36 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, k *Key) er
 			return err
 		}
 	}
+	var vs []string
+	if q.has("vessel") {
+		for _, v := range splitList(q.get("vessel")) {
+			if !vesselName.MatchString(v) {
+				return badParam("vessel", "%q is not an own-ship vessel id", v)
+			}
+			vs = append(vs, v)
+		}
+		if len(vs) > maxListItems {
+			return badParam("vessel", "more than %d items", maxListItems)
+		}
+	}
 	if k.Scope.Aggregated {
 		return errorf(ErrOutOfScope, "this key may read aggregated data only, not the live stream")
 	}
 	if k.Scope.Delay > 0 {
 		return errorf(ErrOutOfScope, "this key sees data older than %s only, not the live stream", time.Duration(k.Scope.Delay))
 	}
-	mm, ok := k.Scope.filterMMSIs(mm)
-	if !ok {
+	// AIS vessels by MMSI, own-ship vessels stored without an MMSI by
+	// vessel id; naming either restricts the stream to the named ones.
+	named := mm != nil || vs != nil
+	var aisOK, ownOK bool
+	if !named || mm != nil {
+		mm, aisOK = k.Scope.filterMMSIs(mm)
+	}
+	if !named || vs != nil {
+		vs = slices.DeleteFunc(vs, func(v string) bool { return !k.Scope.allowsVessel(v) })
+		ownOK = (!k.Scope.restricted() || len(k.Scope.Vessels) > 0) && (vs == nil || len(vs) > 0)
+	}
+	if !aisOK && !ownOK {
 		return errorf(ErrOutOfScope, "none of the requested vessels is in this key's scope")
 	}
 	if s.cfg.Feed == nil {
@@ -124,7 +146,13 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, k *Key) er
 	}
 	c := &streamClient{ch: make(chan []byte, s.cfg.StreamBuffer), accept: func(ev *keelson.Event) bool {
 		p := orb.Point(ev.Position.Point)
-		return (len(mm) == 0 || slices.Contains(mm, ev.MMSI)) && b.Contains(p) && k.Scope.allowsPoint(p)
+		if !b.Contains(p) || !k.Scope.allowsPoint(p) {
+			return false
+		}
+		if ev.MMSI != 0 {
+			return aisOK && (len(mm) == 0 || slices.Contains(mm, ev.MMSI))
+		}
+		return ownOK && ev.Vessel != "" && k.Scope.allowsVessel(ev.Vessel) && (len(vs) == 0 || slices.Contains(vs, ev.Vessel))
 	}}
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout

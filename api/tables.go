@@ -62,6 +62,21 @@ func vesselCols[T any](get func(*T) *storage.VesselRow) []column[T] {
 	)
 }
 
+// ownRow is a position of an own-ship vessel stored without an MMSI.
+type ownRow struct {
+	Vessel string
+	Pos    storage.PositionRow
+}
+
+// ownShipTable is the own-ship vessel (its latest position) and the rows
+// of its track: the position columns with the vessel id instead of the MMSI.
+var ownShipTable = &table[ownRow]{
+	name: "ownship",
+	cols: append([]column[ownRow]{strCol("vessel", func(r *ownRow) string { return r.Vessel })},
+		posCols(func(r *ownRow) *storage.PositionRow { return &r.Pos })[1:]...),
+	point: func(r *ownRow) (float64, float64, bool) { return r.Pos.Lon, r.Pos.Lat, true },
+}
+
 var noPosition = storage.PositionRow{
 	Lon: float64(keelson.NA), Lat: float64(keelson.NA), SOG: keelson.NA, COG: keelson.NA, Heading: keelson.NA, NavStatus: 15,
 }

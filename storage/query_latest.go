@@ -13,11 +13,14 @@ import (
 type LatestBeforeQuery struct {
 	Before time.Time // the cutoff; required
 	// Window is how far before Before the positions of vessels that moved
-	// since the cutoff are read (positions_area, pruned by day); a vessel
-	// silent for longer than Window before the cutoff is then looked up by
-	// its MMSI. Default 24h.
+	// since the cutoff are read; a vessel silent for longer than Window
+	// before the cutoff is then looked up by its MMSI. Default 24h.
 	Window time.Duration
 	MMSIs  []keelson.MMSI // only these vessels; nil: all
+	// After, when set, asks for an update instead: only the vessels with
+	// a position in (After, Before], each with its latest one there (what
+	// moves a view at After forward to Before).
+	After time.Time
 }
 
 // latestPosCols are the columns that each source of LatestBefore yields.
@@ -36,14 +39,15 @@ ORDER BY p.mmsi`
 // q.Before, with the vessel's identity as known then, ordered by MMSI
 // (except the few vessels found by the fallback below, which come last).
 //
-// It reads no more than it must, instead of an argMax over every stored
-// position: a vessel whose row in the latest table is at or before the
-// cutoff has not moved since, and that row is the answer; for the others,
-// their positions in (Before-Window, Before] come from positions_area,
-// whose day prefix prunes all other days. A vessel that moved since the
-// cutoff but has no position in the window (silent for longer than Window
-// before it) is then looked up by MMSI in positions, whose primary key
-// starts with the MMSI.
+// It reads less than an argMax over every stored position would: a vessel
+// whose row in the latest table is at or before the cutoff has not moved
+// since, and that row is the answer; for the others, only their positions
+// in (Before-Window, Before] are read (the ts minmax indexes prune the
+// parts and granules outside it). A vessel that moved since the cutoff but
+// has no position in the window (silent for longer than Window before it)
+// is then looked up by MMSI in positions, whose primary key starts with it.
+// With After set, only the positions in (After, Before] are read (see
+// LatestBeforeQuery.After).
 func (r *Reader) LatestBefore(ctx context.Context, q LatestBeforeQuery, fn func(*VesselRow) error) error {
 	if q.Before.IsZero() {
 		return fmt.Errorf("storage: LatestBefore needs a cutoff")
@@ -56,18 +60,29 @@ func (r *Reader) LatestBefore(ctx context.Context, q LatestBeforeQuery, fn func(
 	p := Params{
 		"before": q.Before,
 		"wfrom":  from,
-		"d0":     from.UTC().Format(time.DateOnly),
-		"d1":     q.Before.UTC().Format(time.DateOnly),
 	}
 	vessels := "mmsi != 0 AND class NOT IN ('base', 'aton')"
 	if q.MMSIs != nil {
 		vessels += " AND mmsi IN {mm:Array(UInt32)}"
 		p["mm"] = u32s(q.MMSIs)
 	}
+	usable := fmt.Sprintf(" AND bitAnd(flags, %d) = 0", badPos)
+	if !q.After.IsZero() {
+		p["after"] = q.After
+		src := "SELECT " + latestPosCols + " FROM positions WHERE " + vessels + usable +
+			" AND ts > {after:DateTime64(3)} AND ts <= {before:DateTime64(3)}"
+		var v VesselRow
+		return r.each(ctx, fmt.Sprintf(latestBeforeOuter, src, fmt.Sprintf(staticsBefore, "")), p, func(rows Rows) error {
+			if err := scanVessel(rows, &v, true); err != nil {
+				return err
+			}
+			return fn(&v)
+		})
+	}
 	moved := "SELECT mmsi FROM latest FINAL WHERE " + vessels + " AND ts > {before:DateTime64(3)}"
 	src := "SELECT " + latestPosCols + " FROM latest FINAL WHERE " + vessels + " AND ts <= {before:DateTime64(3)}" +
-		"\nUNION ALL SELECT " + latestPosCols + " FROM positions_area WHERE day BETWEEN {d0:Date} AND {d1:Date}" +
-		" AND ts > {wfrom:DateTime64(3)} AND ts <= {before:DateTime64(3)} AND mmsi IN (" + moved + ")" +
+		"\nUNION ALL SELECT " + latestPosCols + " FROM positions WHERE mmsi IN (" + moved + ")" +
+		" AND ts > {wfrom:DateTime64(3)} AND ts <= {before:DateTime64(3)}" + usable +
 		// A marker row at time 0 for every vessel that moved: any real row
 		// wins over it, so a vessel whose newest row is the marker had no
 		// position in the window.
@@ -89,7 +104,7 @@ func (r *Reader) LatestBefore(ctx context.Context, q LatestBeforeQuery, fn func(
 	}
 	fp := Params{"before": q.Before, "miss": missing}
 	src = "SELECT " + latestPosCols + " FROM positions WHERE mmsi IN {miss:Array(UInt32)} AND class NOT IN ('base', 'aton')" +
-		fmt.Sprintf(" AND bitAnd(flags, %d) = 0", badPos) + " AND ts <= {before:DateTime64(3)}"
+		usable + " AND ts <= {before:DateTime64(3)}"
 	return r.each(ctx, fmt.Sprintf(latestBeforeOuter, src, fmt.Sprintf(staticsBefore, "AND mmsi IN {miss:Array(UInt32)}")), fp, func(rows Rows) error {
 		if err := scanVessel(rows, &v, true); err != nil {
 			return err

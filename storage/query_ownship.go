@@ -1,0 +1,66 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Own-ship positions from a collector that was given no MMSI are stored
+// with mmsi 0 and the vessel id (the collector's -vessel) in the vessel
+// column; the primary key of positions, (mmsi, vessel, ts), finds one such
+// vessel's positions directly. (An own ship with an MMSI is stored under
+// its MMSI like any AIS vessel.)
+
+// OwnShipTrackQuery selects one own-ship vessel's positions in [From, To),
+// ordered by time.
+type OwnShipTrackQuery struct {
+	Vessel   string
+	From, To time.Time
+	Limit    int // 0: no limit
+}
+
+const ownShipWhere = "mmsi = 0 AND vessel = {vessel:String}"
+
+// OwnShipLatest returns the latest usable position of the own-ship vessel
+// at or before before (zero: now), or an error wrapping ErrNotFound.
+func (r *Reader) OwnShipLatest(ctx context.Context, vessel string, before time.Time) (PositionRow, error) {
+	p := Params{"vessel": vessel}
+	sql := "SELECT " + queryPosCols + " FROM positions WHERE " + ownShipWhere + fmt.Sprintf(" AND bitAnd(flags, %d) = 0", badPos)
+	if !before.IsZero() {
+		sql += " AND ts <= {before:DateTime64(3)}"
+		p["before"] = before
+	}
+	sql += " ORDER BY ts DESC LIMIT 1"
+	var pos PositionRow
+	found := false
+	err := r.each(ctx, sql, p, func(rows Rows) error {
+		found = true
+		return scanPos(rows, &pos)
+	})
+	if err == nil && !found {
+		err = fmt.Errorf("%w: own-ship vessel %q", ErrNotFound, vessel)
+	}
+	return pos, err
+}
+
+// OwnShipTrack streams one own-ship vessel's positions in [From, To)
+// ordered by time (MMSI 0 in every row).
+func (r *Reader) OwnShipTrack(ctx context.Context, q OwnShipTrackQuery, fn func(*PositionRow) error) error {
+	w := where{p: Params{}}
+	w.add(ownShipWhere, "vessel", q.Vessel)
+	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", q.From, "to", q.To)
+	w.add(fmt.Sprintf("bitAnd(flags, %d) = 0", badPos))
+	sql := "SELECT " + queryPosCols + " FROM positions FINAL" + w.sql() + " ORDER BY ts"
+	if q.Limit > 0 {
+		sql += " LIMIT {limit:UInt64}"
+		w.p["limit"] = q.Limit
+	}
+	var p PositionRow
+	return r.each(ctx, sql, w.p, func(rows Rows) error {
+		if err := scanPos(rows, &p); err != nil {
+			return err
+		}
+		return fn(&p)
+	})
+}
