@@ -1,7 +1,7 @@
 package keelson
 
 import (
-	"github.com/keelson/keelson/internal/jsonnum"
+	"encoding/binary"
 	"math"
 	mathbits "math/bits"
 	"strconv"
@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/paulmach/orb"
+
+	"github.com/keelson/keelson/internal/jsonnum"
 )
 
 // AppendJSON appends the JSON object of e to b: the same object, field for
@@ -326,8 +328,30 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 		return append(b, '"')
 	}
 	// Fast path for UTC, the times of events: the same bytes as
-	// AppendFormat(RFC3339Nano), written in place.
-	unix := t.Unix()
+	// AppendFormat(RFC3339Nano), written in place, through timeMemo.
+	unix, ns := t.Unix(), uint64(t.Nanosecond())
+	l := len(b)
+	b = jsonnum.Extend(b, timeMax) // room for the longest; cut to size below
+	o := (*[timeMax]byte)(b[l:])
+	slot := &timeMemo[uint64(unix)%uint64(len(timeMemo))]
+	q := slot.seq.Load()
+	if q&1 == 0 && slot.sec.Load() == unix {
+		w0, w1, w2, w3 := slot.w[0].Load(), slot.w[1].Load(), slot.w[2].Load(), slot.w[3].Load()
+		key := slot.key.Load()
+		if slot.seq.Load() == q { // a consistent snapshot
+			binary.LittleEndian.PutUint64(o[0:], w0)
+			binary.LittleEndian.PutUint64(o[8:], w1)
+			binary.LittleEndian.PutUint64(o[16:], w2)
+			if key>>8 == ns { // the same time again
+				binary.LittleEndian.PutUint64(o[24:], w3)
+				return b[:l+int(key&0xff)]
+			}
+			// The same second: keep `"YYYY-MM-DDTHH:MM:SS`, write the fraction.
+			n := putTimeFraction(o, ns)
+			slot.store(q, unix, ns, n, o)
+			return b[:l+n]
+		}
+	}
 	days := unix / 86400
 	rem := unix - days*86400
 	if rem < 0 {
@@ -336,27 +360,12 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 	}
 	year, month, day := civilDate(days)
 	if year < 0 || year > 9999 {
+		b = b[:l]
 		b = append(b, '"')
 		b = t.AppendFormat(b, time.RFC3339Nano)
 		return append(b, '"')
 	}
 	hour, min, sec := uint64(rem/3600), uint64(rem%3600/60), uint64(rem%60)
-	ns := uint64(t.Nanosecond())
-	f := 0 // fraction digits, trailing zeros trimmed
-	if ns != 0 {
-		f = 9
-		for ns%10 == 0 {
-			ns /= 10
-			f--
-		}
-	}
-	n := 22 // "YYYY-MM-DDTHH:MM:SSZ" quoted
-	if f > 0 {
-		n += 1 + f
-	}
-	l := len(b)
-	b = jsonnum.Extend(b, n)
-	o := (*[20]byte)(b[l:]) // `"YYYY-MM-DDTHH:MM:SS`
 	y := uint64(year)
 	yh, yl, mo, dd := jsonnum.Pairs[y/100%100], jsonnum.Pairs[y%100], jsonnum.Pairs[month%100], jsonnum.Pairs[day%100]
 	hh, mi, ss := jsonnum.Pairs[hour%100], jsonnum.Pairs[min%100], jsonnum.Pairs[sec%100]
@@ -364,13 +373,72 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 	o[6], o[7], o[8], o[9], o[10], o[11] = mo[0], mo[1], '-', dd[0], dd[1], 'T'
 	o[12], o[13], o[14], o[15], o[16], o[17] = hh[0], hh[1], ':', mi[0], mi[1], ':'
 	o[18], o[19] = ss[0], ss[1]
-	tail := b[l+20:] // [.fff]Z"
-	if f > 0 {
-		tail[0] = '.'
-		jsonnum.PutDigits(tail[1:1+f], ns)
+	n := putTimeFraction(o, ns)
+	slot.store(q, unix, ns, n, o)
+	return b[:l+n]
+}
+
+// timeMax is the length of the longest time appendJSONTime writes through
+// timeMemo: `"YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"`.
+const timeMax = 32
+
+// putTimeFraction writes the fraction of a second ns (trailing zeros
+// trimmed, none when 0) and `Z"` after the 20 bytes `"YYYY-MM-DDTHH:MM:SS`
+// of o, and returns the length of the whole.
+func putTimeFraction(o *[timeMax]byte, ns uint64) int {
+	if ns == 0 {
+		o[20], o[21] = 'Z', '"'
+		return 22
 	}
-	tail[len(tail)-2], tail[len(tail)-1] = 'Z', '"'
-	return b
+	f := 9 // fraction digits, trailing zeros trimmed
+	switch {
+	case ns%1e6 == 0: // milliseconds, as tag blocks and $PGHP headers give
+		ns /= 1e6
+		f = 3
+	case ns%1e3 == 0:
+		ns /= 1e3
+		f = 6
+	}
+	for ns%10 == 0 {
+		ns /= 10
+		f--
+	}
+	o[20] = '.'
+	jsonnum.PutDigits(o[21:21+f], ns)
+	o[21+f], o[22+f] = 'Z', '"'
+	return 23 + f
+}
+
+// timeMemo remembers the times appendJSONTime wrote last, one per slot,
+// the slot chosen by the UNIX second: events come in batches received in
+// the same second (often at the same instant), and their tag times
+// (receivers stamp the second or millisecond) repeat too. A hit copies
+// the 32 bytes of the last time, or the 20 bytes up to the second when
+// only the fraction differs. Each slot is a sequence lock of atomic words
+// (seq odd while a writer fills it; a reader that sees seq change retries
+// nothing and formats the time itself), correct under concurrent use.
+var timeMemo [16]timeSlot
+
+type timeSlot struct {
+	seq atomic.Uint64 // even: stable; odd: being written
+	sec atomic.Int64  // the UNIX second of w
+	key atomic.Uint64 // nanoseconds<<8 | length of w
+	w   [4]atomic.Uint64
+}
+
+// store makes the time of o (n bytes, second unix, fraction ns) the
+// slot's, if nobody wrote the slot since seq q was read.
+func (s *timeSlot) store(q uint64, unix int64, ns uint64, n int, o *[timeMax]byte) {
+	if q&1 != 0 || !s.seq.CompareAndSwap(q, q+1) {
+		return
+	}
+	s.sec.Store(unix)
+	s.key.Store(ns<<8 | uint64(n))
+	s.w[0].Store(binary.LittleEndian.Uint64(o[0:]))
+	s.w[1].Store(binary.LittleEndian.Uint64(o[8:]))
+	s.w[2].Store(binary.LittleEndian.Uint64(o[16:]))
+	s.w[3].Store(binary.LittleEndian.Uint64(o[24:]))
+	s.seq.Store(q + 2)
 }
 
 // dateMemo remembers the calendar dates civilDate computed, in 8 slots

@@ -3,10 +3,12 @@ package keelson
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -454,5 +456,48 @@ func TestAppendJSONTimeSequential(t *testing.T) {
 	for _, tm := range []time.Time{{}, time.Unix(0, 0).UTC(), time.Unix(-1, 0).UTC(), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(2024, 2, 29, 12, 0, 0, 1, time.UTC)} {
 		check(tm)
 		check(tm)
+	}
+}
+
+// TestAppendJSONTimeMemo: times that share seconds (whole, millisecond,
+// microsecond and nanosecond fractions, as tag blocks and receive clocks
+// give them) hit and update the memo of formatted times, from several
+// goroutines at once (run it with -race too).
+func TestAppendJSONTimeMemo(t *testing.T) {
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 11))
+			base := int64(1_700_000_000 + g%2) // two goroutines per second: slots shared
+			for range 100000 {
+				sec := base + r.Int64N(40)
+				var ns int64
+				switch r.IntN(5) {
+				case 0:
+				case 1:
+					ns = r.Int64N(1000) * 1e6
+				case 2:
+					ns = r.Int64N(1e6) * 1e3
+				case 3:
+					ns = r.Int64N(3) * 100e6 // the same few times again and again
+				default:
+					ns = r.Int64N(1e9)
+				}
+				tm := time.Unix(sec, ns).UTC()
+				want, _ := json.Marshal(tm)
+				if got := appendJSONTime([]byte("x"), tm); string(got[1:]) != string(want) || got[0] != 'x' {
+					errs <- fmt.Sprintf("%v: got %s want %s", tm, got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
