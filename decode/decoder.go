@@ -493,20 +493,23 @@ type talkerEntry struct {
 func (d *Decoder) gatehouse(s *Sentence) error {
 	var v [8]int
 	f := s.Fields
+	k := 0
 	for i := range v {
-		k := 0
-		for k < len(f) && f[k] != ',' {
-			k++
+		// One decimal of 1-18 digits, up to the next comma or the end.
+		x, d := 0, k
+		for ; k < len(f) && f[k] != ','; k++ {
+			c := f[k] - '0'
+			if c > 9 {
+				return &SentenceError{Formatter: "PGHP", Err: ErrMalformed}
+			}
+			x = x*10 + int(c)
 		}
-		x, ok := atoi64(f[:k])
-		if !ok {
+		if d = k - d; d == 0 || d > 18 {
 			return &SentenceError{Formatter: "PGHP", Err: ErrMalformed}
 		}
-		v[i] = int(x)
+		v[i] = x
 		if k < len(f) {
-			f = f[k+1:]
-		} else {
-			f = f[k:]
+			k++ // the comma
 		}
 	}
 	if v[0] != 1 {

@@ -1,8 +1,8 @@
 package decode
 
 import (
-	"bytes"
 	"encoding/binary"
+	mathbits "math/bits"
 	"time"
 
 	"github.com/keelson/keelson"
@@ -120,17 +120,32 @@ func Frame(s *Sentence, b []byte, lenient bool) (n int, err error) {
 		break
 	}
 	start := i
-	var cs byte
 	j := i + 1
-	if k := bytes.IndexByte(b[j:], '*'); k >= 0 && clean(b[j:j+k]) {
-		// Fast path: no reserved character before the '*'.
-		cs = xorBytes(b[j : j+k])
-		j += k
-	} else {
-		for j < len(b) && !stop[b[j]] {
-			cs ^= b[j]
-			j++
+	// The body up to the first byte of the stop table, XORed for the
+	// checksum: eight bytes at a time while none is below '%' (which
+	// covers NUL, CR, LF, '!' and '$'), a backslash or a '*'. The lowest
+	// flagged byte of a word is exact (borrows only run upwards), so the
+	// clean bytes below it are XORed in and the byte loop takes over from
+	// it (a space, '"' or '#' is flagged but is no stop byte).
+	var x8 uint64
+	for j+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[j:])
+		if m := stopMask(x); m != 0 {
+			k := uint(mathbits.TrailingZeros64(m)) &^ 7 // bit offset of the flagged byte
+			x8 ^= x & (1<<k - 1)
+			j += int(k >> 3)
+			break
 		}
+		x8 ^= x
+		j += 8
+	}
+	x8 ^= x8 >> 32
+	x8 ^= x8 >> 16
+	x8 ^= x8 >> 8
+	cs := byte(x8)
+	for j < len(b) && !stop[b[j]] {
+		cs ^= b[j]
+		j++
 	}
 	body := b[start+1 : j]
 	var sumErr error
@@ -173,24 +188,19 @@ func Frame(s *Sentence, b []byte, lenient bool) (n int, err error) {
 	if sumErr != nil {
 		return n, sumErr
 	}
-	// Address field.
+	// Address field: 2-10 of A-Z, 0-9 and '-', up to the first comma.
 	a := 0
-	for a < len(body) && body[a] != ',' {
+	for a < len(body) && addrByte[body[a]] {
 		a++
+	}
+	if a < len(body) && body[a] != ',' || a < 2 || a > 10 {
+		return n, ErrMalformed
 	}
 	addr := body[:a]
 	if a < len(body) {
 		s.Fields = body[a+1:]
 	} else {
 		s.Fields = body[len(body):]
-	}
-	if len(addr) < 2 || len(addr) > 10 {
-		return n, ErrMalformed
-	}
-	for _, c := range addr {
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-			return n, ErrMalformed
-		}
 	}
 	if addr[0] == 'P' && s.Start == '$' {
 		s.Formatter = addr
@@ -451,46 +461,18 @@ const (
 	hi8 = 0x8080808080808080
 )
 
-// hasByte reports whether any byte of x equals c.
-func hasByte(x uint64, c byte) bool {
-	y := x ^ (lo8 * uint64(c))
-	return (y-lo8)&^y&hi8 != 0
+// stopMask flags (in the high bit of each byte) the bytes of x that are
+// below '%', a backslash or a '*': a superset of the stop table. Above the
+// lowest flagged byte, flags may be false (borrows); the lowest is exact.
+func stopMask(x uint64) uint64 {
+	y, z := x^(lo8*'\\'), x^(lo8*'*')
+	return ((x-lo8*'%')&^x | (y-lo8)&^y | (z-lo8)&^z) & hi8
 }
 
-// clean reports whether b certainly holds none of the bytes that end a
-// sentence's body other than '*' (the stop table), eight bytes at a time. It
-// tests for any byte below '%' (which covers NUL, CR, LF, '!' and '$') or a
-// backslash, so a space, '"' or '#' also makes it false: the caller then
-// takes the exact byte loop.
-func clean(b []byte) bool {
-	for len(b) >= 8 {
-		x := binary.LittleEndian.Uint64(b)
-		if (x-lo8*'%')&^x&hi8 != 0 || hasByte(x, '\\') {
-			return false
-		}
-		b = b[8:]
+// addrByte marks the bytes of an address field: A-Z, 0-9 and '-'.
+var addrByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-'
 	}
-	for _, c := range b {
-		if c < '%' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
-// xorBytes returns the XOR of the bytes of b: the NMEA checksum.
-func xorBytes(b []byte) byte {
-	var x uint64
-	for len(b) >= 8 {
-		x ^= binary.LittleEndian.Uint64(b)
-		b = b[8:]
-	}
-	x ^= x >> 32
-	x ^= x >> 16
-	x ^= x >> 8
-	cs := byte(x)
-	for _, c := range b {
-		cs ^= c
-	}
-	return cs
-}
+	return t
+}()

@@ -1,8 +1,9 @@
 package decode
 
 import (
-	"bytes"
+	"encoding/binary"
 	"errors"
+	"math/bits"
 	"testing"
 	"time"
 
@@ -213,22 +214,40 @@ func TestParseAIS(t *testing.T) {
 	}
 }
 
-// TestClean: the word-at-a-time test never passes a body that holds a byte
-// of the stop table (it may refuse clean ones: the byte loop takes them).
-func TestClean(t *testing.T) {
-	for c := 0; c < 256; c++ {
-		for pos := 0; pos < 19; pos++ {
-			b := []byte("AIVDM,1,1,,B,402=48")
-			b[pos] = byte(c)
-			if clean(b) && bytes.ContainsFunc(b, func(r rune) bool { return r < 128 && r != '*' && stop[byte(r)] }) {
-				t.Fatalf("clean(%q)", b)
-			}
-			if stop[c] && c != '*' && clean(b) {
-				t.Fatalf("clean(%q) with %#x", b, c)
+// TestStopMask: the lowest byte the word-at-a-time test flags is exactly
+// the first byte below '%', backslash or '*' (every byte value at every
+// position, with every byte value at any other position), and it flags
+// none when there is none.
+func TestStopMask(t *testing.T) {
+	flagged := func(c byte) bool { return c < '%' || c == '\\' || c == '*' }
+	for c1 := 0; c1 < 256; c1++ {
+		for c2 := 0; c2 < 256; c2++ {
+			for p1 := 0; p1 < 8; p1++ {
+				for p2 := 0; p2 < 8; p2++ {
+					w := []byte("AIVDM,1,")
+					w[p1], w[p2] = byte(c1), byte(c2)
+					first := -1
+					for i, c := range w {
+						if flagged(c) {
+							first = i
+							break
+						}
+					}
+					m := stopMask(binary.LittleEndian.Uint64(w))
+					got := -1
+					if m != 0 {
+						got = bits.TrailingZeros64(m) / 8
+					}
+					if got != first {
+						t.Fatalf("%q: lowest flagged byte %d, want %d", w, got, first)
+					}
+				}
 			}
 		}
 	}
-	if !clean([]byte("AIVDM,1,1,,B,402=481uaUcf;OQ55JS9ITi025Jp,0")) {
-		t.Error("an AIS body is not clean")
+	for c := 0; c < 256; c++ {
+		if stop[c] && !flagged(byte(c)) {
+			t.Fatalf("stop byte %#x not flagged", c)
+		}
 	}
 }
