@@ -22,9 +22,12 @@ import (
 //
 //   - argmax: the former query, an argMax over every position before the
 //     cutoff (storage.Reader.Latest with Before);
-//   - before: storage.Reader.LatestBefore (latest table, one day of
-//     positions_area, MMSI lookups for the rest);
-//   - snapshot: building the server's delayed index from it;
+//   - before: storage.Reader.LatestBefore (latest table for the vessels
+//     silent since the cutoff, one day of positions for the others, MMSI
+//     lookups for the rest);
+//   - update-1m: LatestBefore with After one minute before the cutoff
+//     (how the server moves a snapshot forward);
+//   - snapshot: building the server's delayed index;
 //   - api-vessels, api-near: a 5x5 degree box and the 10 nearest vessels
 //     through the whole API with a delayed key (served from the snapshot).
 //
@@ -78,6 +81,14 @@ func BenchmarkDelayedLatest(b *testing.B) {
 		for b.Loop() {
 			collect(func(fn func(*storage.VesselRow) error) error {
 				return rd.LatestBefore(ctx, storage.LatestBeforeQuery{Before: cut}, fn)
+			})
+		}
+	})
+	b.Run("update-1m", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			collect(func(fn func(*storage.VesselRow) error) error {
+				return rd.LatestBefore(ctx, storage.LatestBeforeQuery{After: cut.Add(-time.Minute), Before: cut}, fn)
 			})
 		}
 	})

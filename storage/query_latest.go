@@ -69,8 +69,16 @@ func (r *Reader) LatestBefore(ctx context.Context, q LatestBeforeQuery, fn func(
 	usable := fmt.Sprintf(" AND bitAnd(flags, %d) = 0", badPos)
 	if !q.After.IsZero() {
 		p["after"] = q.After
-		src := "SELECT " + latestPosCols + " FROM positions WHERE " + vessels + usable +
-			" AND ts > {after:DateTime64(3)} AND ts <= {before:DateTime64(3)}"
+		// The vessels seen in the window come from positions_cells (where
+		// each vessel was each day, with its first and last time there), so
+		// the primary key prunes positions to their granules; PREWHERE
+		// reads the ts column first, the others only where it matches.
+		// GLOBAL: with a cluster, the list is made once and sent to the
+		// shards.
+		p["d0"], p["d1"] = q.After.UTC().Format(time.DateOnly), q.Before.UTC().Format(time.DateOnly)
+		src := "SELECT " + latestPosCols + " FROM positions PREWHERE ts > {after:DateTime64(3)} AND ts <= {before:DateTime64(3)} WHERE " + vessels + usable +
+			" AND mmsi GLOBAL IN (SELECT mmsi FROM positions_cells WHERE day BETWEEN {d0:Date} AND {d1:Date}" +
+			" AND last > {after:DateTime64(3)} AND first <= {before:DateTime64(3)})"
 		var v VesselRow
 		return r.each(ctx, fmt.Sprintf(latestBeforeOuter, src, fmt.Sprintf(staticsBefore, "")), p, func(rows Rows) error {
 			if err := scanVessel(rows, &v, true); err != nil {
