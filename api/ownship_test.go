@@ -186,7 +186,7 @@ func TestOwnShip(t *testing.T) {
 		plain, exp := e.key(t, Scope{}), e.key(t, Scope{Export: true})
 		for _, c := range []struct {
 			key, q string
-			want  int
+			want   int
 		}{
 			{plain, win, 403}, {plain, "format=parquet&" + win, 403}, {plain, "resample=5m&" + win, 200}, {exp, win, 200},
 			{plain, "from=" + rfc(e.base.Add(-time.Hour)) + "&to=" + rfc(fixes[len(fixes)/2].Received), 200},
