@@ -227,8 +227,29 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// appendCSVString appends s as an RFC 4180 field.
+// validUTF8 returns s with each byte that is not part of valid UTF-8
+// replaced by U+FFFD, as appendJSONString writes it, so that every format
+// carries the same text (stored strings are whatever a sender broadcast).
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	out := make([]byte, 0, len(s)+8)
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			out = utf8.AppendRune(out, utf8.RuneError)
+		} else {
+			out = append(out, s[i:i+n]...)
+		}
+		i += n
+	}
+	return string(out)
+}
+
+// appendCSVString appends s as an RFC 4180 field (valid UTF-8, see validUTF8).
 func appendCSVString(b []byte, s string) []byte {
+	s = validUTF8(s)
 	quote := false
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c == ',' || c == '"' || c == '\n' || c == '\r' {
@@ -473,7 +494,7 @@ func (e *encoder[T]) parquetRow(r *T) error {
 				v = parquet.DoubleValue(f).Level(0, 1, j)
 			}
 		case kString:
-			v = parquet.ByteArrayValue([]byte(c.s(r))).Level(0, 0, j)
+			v = parquet.ByteArrayValue([]byte(validUTF8(c.s(r)))).Level(0, 0, j)
 		case kTime:
 			if t := c.t(r); t.IsZero() {
 				v = parquet.NullValue().Level(0, 0, j)

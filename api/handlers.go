@@ -152,11 +152,13 @@ func (s *Server) handleVessel(w http.ResponseWriter, r *http.Request, k *Key) er
 		}
 		ok = err == nil
 	}
+	// A key with a region gets the same answer for a vessel outside it
+	// and for one that does not exist (no existence leak).
+	if len(k.Scope.Region) > 0 && (!ok || !v.HasPosition || !k.Scope.allowsPoint(v.Position.Point())) {
+		return errorf(ErrOutOfScope, "vessel %s is not in this key's region", m)
+	}
 	if !ok {
 		return errorf(ErrNotFound, "no vessel %s", m)
-	}
-	if len(k.Scope.Region) > 0 && (!v.HasPosition || !k.Scope.allowsPoint(v.Position.Point())) {
-		return errorf(ErrOutOfScope, "vessel %s is not in this key's region", m)
 	}
 	var b []byte
 	if f == FormatGeoJSON {
@@ -176,14 +178,15 @@ func (s *Server) ownShip(w http.ResponseWriter, r *http.Request, k *Key, vessel 
 		return errorf(ErrOutOfScope, "vessel %q is not in this key's scope", vessel)
 	}
 	pos, err := s.store.OwnShipLatest(r.Context(), vessel, k.Scope.cutoff(s.now()))
-	if errors.Is(err, storage.ErrNotFound) {
-		return errorf(ErrNotFound, "no vessel %q", vessel)
-	}
-	if err != nil {
+	found := err == nil
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return err
 	}
-	if !k.Scope.allowsPoint(pos.Point()) {
+	if len(k.Scope.Region) > 0 && (!found || !k.Scope.allowsPoint(pos.Point())) {
 		return errorf(ErrOutOfScope, "vessel %q is not in this key's region", vessel)
+	}
+	if !found {
+		return errorf(ErrNotFound, "no vessel %q", vessel)
 	}
 	row := ownRow{Vessel: vessel, Pos: pos}
 	var b []byte

@@ -319,6 +319,10 @@ func TestVesselsList(t *testing.T) {
 			t.Fatalf("feature %d: %v", i, f)
 		}
 	}
+	// Every format carries the same rows.
+	for _, f := range []string{"csv", "ndjson", "parquet", "geojson"} {
+		sameRows(t, "vessels "+f, e.rows(t, "/v1/vessels?bbox=8,54,16,58&limit=5000&format="+f, k, f), rows)
+	}
 	for _, bad := range []string{"bbox=16,54,8,58", "bbox=1,2,3", "bbox=a,b,c,d", "limit=0", "limit=-1", "limit=99999999999", "format=xml",
 		"ship_type=100", "updated_since=yesterday", "cursor=xyz", "bbox=8,54,16,58&bbox=1,1,2,2"} {
 		e.call(t, "GET", "/v1/vessels?"+bad, k, "", 400, nil)
@@ -348,6 +352,9 @@ func TestNear(t *testing.T) {
 		if math.Abs(r.num("distance_m")-ref[i].d) > 1e-6 {
 			t.Errorf("neighbour %d: %v at %.1f m, want %d at %.1f m", i, r.mmsi(), r.num("distance_m"), ref[i].m, ref[i].d)
 		}
+	}
+	for _, f := range []string{"csv", "ndjson", "parquet", "geojson"} {
+		sameRows(t, "near "+f, e.rows(t, "/v1/vessels/near?lat=55.7&lon=12.6&limit=10&format="+f, k, f), pg.Data)
 	}
 	r5 := ref[4].d + 0.001
 	e.call(t, "GET", fmt.Sprintf("/v1/vessels/near?lat=55.7&lon=12.6&limit=100&radius_m=%f", r5), k, "", 200, &pg)
@@ -511,9 +518,11 @@ func decodeRows(t testing.TB, b []byte, format string) []row {
 			r := row{}
 			for i, h := range recs[0] {
 				switch v := rec[i]; {
+				case h == "vessel" || h == "quantity" || h == "unit" || h == "sentence" || h == "sensor" || h == "name" || h == "callsign" || h == "destination" || h == "eta":
+					r[h] = v // strings are never null; empty is ""
 				case v == "":
 					r[h] = nil
-				case h == "time" || h == "received" || h == "static_time" || h == "vessel" || h == "quantity" || h == "unit" || h == "sentence" || h == "sensor" || h == "name" || h == "callsign" || h == "destination" || h == "eta":
+				case h == "time" || h == "received" || h == "static_time":
 					r[h] = v
 				default:
 					f, err := strconv.ParseFloat(v, 64)

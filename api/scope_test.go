@@ -101,6 +101,9 @@ func TestScopeRules(t *testing.T) {
 		}
 		e.call(t, "GET", "/v1/vessels/"+in.String(), k, "", 200, nil)
 		e.call(t, "GET", "/v1/vessels/"+out.String(), k, "", 403, nil)
+		// A vessel that does not exist looks the same as one outside.
+		e.call(t, "GET", "/v1/vessels/999999998", k, "", 403, nil)
+		e.call(t, "GET", "/v1/vessels/nosuchship", k, "", 403, nil)
 		check := func(what string, rows []row) {
 			t.Helper()
 			for _, r := range rows {

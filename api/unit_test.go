@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keelson/keelson"
 	"github.com/keelson/keelson/storage"
@@ -353,6 +354,14 @@ func TestFormatsEscape(t *testing.T) {
 	c := vesselTable.appendCSV(nil, &v, nil)
 	if !bytes.Contains(c, []byte(`"A ""B"", C\D`)) {
 		t.Fatalf("csv %q", c)
+	}
+	// CSV (and Parquet) carry invalid UTF-8 as JSON does: one U+FFFD a byte.
+	v.Name = "ab\xff\xfe" + "c"
+	if c := vesselTable.appendCSV(nil, &v, nil); !bytes.Contains(c, []byte(",ab\ufffd\ufffdc,")) || !utf8.Valid(c) {
+		t.Fatalf("csv of invalid UTF-8: %q", c)
+	}
+	if got := validUTF8("x\xe2\x82y\u2028é"); got != "x\ufffd\ufffdy\u2028é" {
+		t.Fatalf("validUTF8: %q", got)
 	}
 }
 

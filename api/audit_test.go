@@ -1,0 +1,139 @@
+package api
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keelson/keelson"
+	"github.com/keelson/keelson/storage"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// storageRoutes are requests that reach storage (with the index not
+// loaded, so that the latest positions do too), each with the key scope
+// that sends it there.
+func (e *testEnv) storageRoutes(m keelson.MMSI) []struct {
+	method, path, body string
+	scope              Scope
+} {
+	win := "from=" + rfc(e.base.Add(-time.Hour)) + "&to=" + rfc(e.now)
+	poly := `{"type":"Polygon","coordinates":[[[-180,-90],[180,-90],[180,90],[-180,90],[-180,-90]]]}`
+	delayed := Scope{Delay: Duration(time.Hour), Export: true}
+	all := Scope{Export: true}
+	return []struct {
+		method, path, body string
+		scope              Scope
+	}{
+		{"GET", "/v1/vessels/" + m.String(), "", all},
+		{"GET", "/v1/vessels/" + m.String(), "", delayed},
+		{"GET", "/v1/vessels", "", all},
+		{"GET", "/v1/vessels?bbox=10,54,14,57", "", delayed},
+		{"GET", "/v1/vessels/near?lat=55.7&lon=12.6", "", delayed},
+		{"GET", "/v1/vessels/" + m.String() + "/track?" + win, "", all},
+		{"GET", "/v1/vessels/zeus", "", all},
+		{"GET", "/v1/vessels/zeus/track?" + win, "", all},
+		{"GET", "/v1/positions?" + win, "", all},
+		{"GET", "/v1/positions?mmsi=" + m.String() + "&" + win, "", all},
+		{"GET", "/v1/positions?format=parquet&" + win, "", all},
+		{"POST", "/v1/positions?" + win, poly, all},
+		{"GET", "/v1/observations?from=" + rfc(e.now.Add(-30*24*time.Hour)), "", all},
+		{"GET", "/v1/observations?vessel=zeus&" + win, "", all},
+	}
+}
+
+// brokenStore answers every query with a real ClickHouse error.
+type brokenStore struct {
+	Store
+	err error
+}
+
+func (b brokenStore) Vessel(context.Context, keelson.MMSI, time.Time) (storage.VesselRow, error) {
+	return storage.VesselRow{}, b.err
+}
+func (b brokenStore) Latest(context.Context, storage.LatestQuery, func(*storage.VesselRow) error) error {
+	return b.err
+}
+func (b brokenStore) LatestBefore(context.Context, storage.LatestBeforeQuery, func(*storage.VesselRow) error) error {
+	return b.err
+}
+func (b brokenStore) Track(context.Context, storage.TrackQuery, func(*storage.PositionRow) error) error {
+	return b.err
+}
+func (b brokenStore) OwnShipLatest(context.Context, string, time.Time) (storage.PositionRow, error) {
+	return storage.PositionRow{}, b.err
+}
+func (b brokenStore) OwnShipTrack(context.Context, storage.OwnShipTrackQuery, func(*storage.PositionRow) error) error {
+	return b.err
+}
+func (b brokenStore) Positions(context.Context, storage.PositionQuery, func(*storage.PositionRow) error) error {
+	return b.err
+}
+func (b brokenStore) Observations(context.Context, storage.ObservationQuery, func(*storage.ObservationRow) error) error {
+	return b.err
+}
+func (b brokenStore) Telemetry(context.Context, storage.TelemetryQuery, func(*storage.TelemetryRow) error) error {
+	return b.err
+}
+
+func (e *testEnv) serve(t *testing.T, store Store) string {
+	t.Helper()
+	srv, err := New(Config{Store: store, Keys: e.db, Registry: prometheus.NewRegistry(), Now: func() time.Time { return e.now },
+		Rate: 1000, Burst: 1000, KeyCacheTTL: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return httptestServer(t, srv)
+}
+
+func (e *testEnv) send(t *testing.T, base, method, path, body, key string) (int, http.Header, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// A storage failure is a 500 whose body says "internal error" and nothing
+// of the failure, on every route that reads storage.
+func TestInternalErrorsHidden(t *testing.T) {
+	e := env(t)
+	// A real ClickHouse error, with the SQL and table names in its text.
+	_, qerr := e.db.Query(context.Background(), "SELECT secret_column FROM positions", nil, nil)
+	if qerr == nil || !strings.Contains(qerr.Error(), "secret_column") {
+		t.Fatalf("no query error to inject: %v", qerr)
+	}
+	base := e.serve(t, brokenStore{Store: e.db.Reader(storage.QueryLimits{}), err: qerr})
+	for _, r := range e.storageRoutes(e.busiest()) {
+		code, h, body := e.send(t, base, r.method, r.path, r.body, e.key(t, r.scope))
+		if code != 500 || strings.TrimSpace(body) != `{"error":{"code":"internal","message":"internal error"}}` ||
+			h.Get("Content-Type") != "application/json" || h.Get("X-RateLimit-Remaining") == "" {
+			t.Errorf("%s %s: %d %s %v", r.method, r.path, code, body, h)
+		}
+	}
+}
+
+// Every query carries the ClickHouse caps: with max_rows_to_read at 10,
+// every route that reads storage is refused with 413, naming no setting.
+func TestQueryLimitsOnEveryRoute(t *testing.T) {
+	e := env(t)
+	base := e.serve(t, e.db.Reader(storage.QueryLimits{MaxRowsToRead: 10}))
+	for _, r := range e.storageRoutes(e.busiest()) {
+		code, _, body := e.send(t, base, r.method, r.path, r.body, e.key(t, r.scope))
+		if code != 413 || !strings.Contains(body, `"too_large"`) || strings.Contains(body, "max_rows") {
+			t.Errorf("%s %s: %d %s", r.method, r.path, code, body)
+		}
+	}
+}
