@@ -33,6 +33,7 @@ type param struct {
 	enum                []string
 	min, max            *float64
 	pattern             string
+	maxLen              int
 }
 
 func num(v float64) *float64 { return &v }
@@ -46,7 +47,7 @@ var (
 	pFormat   = param{name: "format", in: "query", typ: "string", desc: "Output format.", enum: listFormats}
 	pMMSIs    = param{name: "mmsi", in: "query", typ: "string", desc: "Comma-separated MMSIs (at most 1000)."}
 	pShipType = param{name: "ship_type", in: "query", typ: "string", desc: "Comma-separated ITU ship types 0-99."}
-	pIDPath   = param{name: "id", in: "path", typ: "string", required: true, pattern: `^([0-9]{1,9}|[A-Za-z0-9][A-Za-z0-9_.:-]{0,63})$`,
+	pIDPath   = param{name: "id", in: "path", typ: "string", required: true, maxLen: 64, pattern: `^([0-9]{1,9}|[A-Za-z][A-Za-z0-9_.:-]*|[0-9]+[A-Za-z_.:-][A-Za-z0-9_.:-]*)$`,
 		desc: "The vessel: an MMSI (digits only, 1 to 999999999), or the id of an own-ship vessel whose collector was given no MMSI (its -vessel: 1-64 letters, digits or _ . : -, starting with a letter or digit)."}
 )
 
@@ -140,9 +141,18 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		item[strings.ToLower(rt.method)] = s.operation(rt)
 	}
-	errResp := func(desc string) map[string]any {
-		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": ref("Error")}}}
+	errResp := func(desc string, headers ...string) map[string]any {
+		r := map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": ref("Error")}}}
+		if len(headers) > 0 {
+			h := map[string]any{}
+			for _, name := range headers {
+				h[name] = headerRef(name)
+			}
+			r["headers"] = h
+		}
+		return r
 	}
+	quota := []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{
@@ -176,20 +186,32 @@ func (s *Server) OpenAPI() map[string]any {
 						"geometry":    map[string]any{"type": "object"}}},
 			},
 			"responses": map[string]any{
-				"BadRequest":   errResp("Invalid parameter."),
+				"BadRequest":   errResp("Invalid parameter (the message names it).", quota...),
 				"Unauthorized": errResp("Missing, unknown or revoked key."),
-				"Forbidden":    errResp("Outside the key's scope."),
-				"NotFound":     errResp("Not found."),
-				"TooMany":      errResp("Rate limited; see Retry-After."),
-				"TooLarge":     errResp("The query exceeds the server's limits."),
-				"Internal":     errResp("Internal error (details are logged, never shown)."),
-				"Unavailable":  errResp("Not ready."),
+				"Forbidden":    errResp("Outside the key's scope.", quota...),
+				"NotFound":     errResp("Not found.", quota...),
+				"TooMany":      errResp("Rate limited: retry after Retry-After seconds.", append([]string{"Retry-After"}, quota...)...),
+				"TooLarge":     errResp("The query exceeds the server's limits (ClickHouse caps).", quota...),
+				"Internal":     errResp("Internal error (details are logged, never shown).", quota...),
+				"Unavailable":  errResp("Not ready, or no live stream on this server."),
+			},
+			"headers": map[string]any{
+				"X-RateLimit-Limit":     map[string]any{"description": "The key's token bucket size (requests).", "schema": map[string]any{"type": "integer"}},
+				"X-RateLimit-Remaining": map[string]any{"description": "Requests the key may make now.", "schema": map[string]any{"type": "integer"}},
+				"X-RateLimit-Reset":     map[string]any{"description": "Seconds until the bucket is full again.", "schema": map[string]any{"type": "integer"}},
+				"Retry-After":           map[string]any{"description": "Seconds to wait before the next request.", "schema": map[string]any{"type": "integer"}},
+				"X-Next-Cursor": map[string]any{"description": "Sent as an HTTP trailer (announced by Trailer: X-Next-Cursor): the cursor of the next page, empty on the last one. The same as next_cursor in JSON bodies; the only one for csv, ndjson and parquet.",
+					"schema": map[string]any{"type": "string"}},
 			},
 		},
 	}
 }
 
 func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+
+func headerRef(name string) map[string]any {
+	return map[string]any{"$ref": "#/components/headers/" + name}
+}
 
 func respRef(name string) map[string]any {
 	return map[string]any{"$ref": "#/components/responses/" + name}
@@ -241,6 +263,9 @@ func (s *Server) operation(rt route) map[string]any {
 		}
 		if p.pattern != "" {
 			sch["pattern"] = p.pattern
+		}
+		if p.maxLen > 0 {
+			sch["maxLength"] = p.maxLen
 		}
 		params = append(params, map[string]any{"name": p.name, "in": p.in, "required": p.required, "description": p.desc, "schema": sch})
 	}
@@ -298,11 +323,12 @@ func (s *Server) operation(rt route) map[string]any {
 	}
 	ok := map[string]any{"description": "OK", "content": content}
 	if !rt.public {
-		ok["headers"] = map[string]any{
-			"X-RateLimit-Limit":     map[string]any{"description": "Token bucket size.", "schema": map[string]any{"type": "integer"}},
-			"X-RateLimit-Remaining": map[string]any{"description": "Requests left now.", "schema": map[string]any{"type": "integer"}},
-			"X-RateLimit-Reset":     map[string]any{"description": "Seconds until the bucket is full.", "schema": map[string]any{"type": "integer"}},
+		h := map[string]any{"X-RateLimit-Limit": headerRef("X-RateLimit-Limit"), "X-RateLimit-Remaining": headerRef("X-RateLimit-Remaining"),
+			"X-RateLimit-Reset": headerRef("X-RateLimit-Reset")}
+		if rt.list && rt.id != "nearVessels" {
+			h["X-Next-Cursor"] = headerRef("X-Next-Cursor")
 		}
+		ok["headers"] = h
 	}
 	resp := map[string]any{"200": ok}
 	if !rt.public {

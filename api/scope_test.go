@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -340,6 +341,45 @@ func TestOpenAPI(t *testing.T) {
 	}
 	if n != len(e.srv.routes) {
 		t.Errorf("%d documented operations, %d routes", n, len(e.srv.routes))
+	}
+	// Headers: quota on every authenticated answer, Retry-After on 429,
+	// the X-Next-Cursor trailer on paged lists.
+	for _, rt := range e.srv.routes {
+		op := doc.Paths.Find(rt.pattern).GetOperation(rt.method)
+		if rt.public {
+			continue
+		}
+		for _, code := range []string{"200", "400", "403", "429", "500"} {
+			r := op.Responses.Value(code)
+			if r == nil || r.Value == nil || r.Value.Headers["X-RateLimit-Remaining"] == nil {
+				t.Errorf("%s %s: %s without quota headers", rt.method, rt.pattern, code)
+			}
+		}
+		if op.Responses.Value("429").Value.Headers["Retry-After"] == nil {
+			t.Errorf("%s %s: 429 without Retry-After", rt.method, rt.pattern)
+		}
+		if (op.Parameters.GetByInAndName("query", "cursor") != nil) != (op.Responses.Value("200").Value.Headers["X-Next-Cursor"] != nil) {
+			t.Errorf("%s %s: cursor parameter and X-Next-Cursor trailer disagree", rt.method, rt.pattern)
+		}
+	}
+	// The {id} pattern says what the parser accepts.
+	pat := doc.Paths.Find("/v1/vessels/{id}").Get.Parameters.GetByInAndName("path", "id").Schema.Value.Pattern
+	re := regexp.MustCompile(pat)
+	for _, id := range []string{"211000001", "1", "zeus", "MV_Keelson-2.a:b", "9V-ABC", "x'", "-zeus", "a b", "1234567890", "é", "12ab", "1.5", "_a"} {
+		_, _, err := parseVesselID("id", id)
+		if (re.MatchString(id) && len(id) <= 64) != (err == nil) {
+			t.Errorf("id %q: pattern match %v, parser error %v", id, re.MatchString(id), err)
+		}
+	}
+	// A paged answer announces the trailer.
+	r := e.do(t, "GET", "/v1/positions?limit=1&format=csv&from="+rfc(e.base)+"&to="+rfc(e.now), e.key(t, Scope{}), "")
+	if _, ok := r.Trailer["X-Next-Cursor"]; !ok {
+		t.Errorf("positions: trailers %v", r.Trailer)
+	}
+	io.Copy(io.Discard, r.Body)
+	r.Body.Close()
+	if r.Trailer.Get("X-Next-Cursor") == "" {
+		t.Errorf("positions: no next cursor in the trailer %v", r.Trailer)
 	}
 	// Every parameter a handler accepts is documented: an undocumented one
 	// is refused as unknown, so probing each documented name must not be.
