@@ -116,16 +116,18 @@ func (e *Event) AppendJSON(b []byte) []byte {
 func (p *Position) appendJSON(b []byte) []byte {
 	b = append(b, `{"point":`...)
 	b = appendPoint(b, p.Point)
+	// Constant keys merged with the constants between them (the class, the
+	// two flags): fewer, longer copies.
 	switch p.Class {
 	case ClassA:
-		b = append(b, `,"class":"A"`...)
+		b = append(b, `,"class":"A","sog":`...)
 	case ClassB:
-		b = append(b, `,"class":"B"`...)
+		b = append(b, `,"class":"B","sog":`...)
 	default:
 		b = append(b, `,"class":`...)
 		b = appendJSONString(b, string(p.Class), true)
+		b = append(b, `,"sog":`...)
 	}
-	b = append(b, `,"sog":`...)
 	b = appendFloat(b, p.SOG)
 	b = append(b, `,"cog":`...)
 	b = appendFloat(b, p.COG)
@@ -135,11 +137,16 @@ func (p *Position) appendJSON(b []byte) []byte {
 	b = appendFloat(b, p.ROT)
 	b = append(b, `,"nav_status":`...)
 	b = jsonnum.AppendUint(b, uint64(p.NavStatus))
-	b = append(b, `,"accuracy":`...)
-	b = strconv.AppendBool(b, p.Accuracy)
-	b = append(b, `,"raim":`...)
-	b = strconv.AppendBool(b, p.RAIM)
-	b = append(b, `,"second":`...)
+	switch {
+	case p.Accuracy && p.RAIM:
+		b = append(b, `,"accuracy":true,"raim":true,"second":`...)
+	case p.Accuracy:
+		b = append(b, `,"accuracy":true,"raim":false,"second":`...)
+	case p.RAIM:
+		b = append(b, `,"accuracy":false,"raim":true,"second":`...)
+	default:
+		b = append(b, `,"accuracy":false,"raim":false,"second":`...)
+	}
 	b = jsonnum.AppendUint(b, uint64(p.Second))
 	b = appendFloatOmit(b, `,"altitude":`, p.Altitude)
 	b = appendUintOmit(b, `,"fix_quality":`, uint64(p.FixQuality))
@@ -626,6 +633,27 @@ const hexDigits = "0123456789abcdef"
 // appendJSONString appends s quoted and escaped exactly as encoding/json
 // does (with escapeHTML).
 func appendJSONString(b []byte, s string, escapeHTML bool) []byte {
+	if len(s) <= 8 {
+		// Short (talkers, channels, stations, classes): checked and copied
+		// in one loop, without a call to copy.
+		l := len(b)
+		b = jsonnum.Extend(b, len(s)+2)
+		o := b[l:]
+		o[0] = '"'
+		i := 0
+		for ; i < len(s); i++ {
+			c := s[i]
+			if c >= utf8.RuneSelf || !jsonSafe[c] {
+				break
+			}
+			o[i+1] = c
+		}
+		if i == len(s) {
+			o[len(o)-1] = '"'
+			return b
+		}
+		b = b[:l] // something to escape: the general path
+	}
 	i := 0
 	for i < len(s) && s[i] < utf8.RuneSelf && jsonSafe[s[i]] {
 		i++

@@ -206,21 +206,26 @@ func (d *Decoder) Decode(dst []keelson.Event, line []byte, recv time.Time) ([]ke
 // or one you own whose payloads nobody else holds; a loop that fills one
 // Event over and over does not allocate, whatever the mix of messages.
 func (d *Decoder) Fill(e *keelson.Event, m *Message, recv time.Time) {
-	aisBuf := e.AIS[:0]
 	pos, st, obs := e.Position, e.Static, e.Observation
-	*e = keelson.Event{
-		V:        keelson.SchemaVersion,
-		Received: recv,
-		TagTime:  m.TagTime,
-		Source: keelson.Source{
-			Collector: d.cfg.Collector,
-			Input:     d.cfg.Input,
-			Station:   m.Station,
-			Talker:    m.Talker,
-			Channel:   m.Channel,
-		},
-		AIS: aisBuf,
+	// Every field of e, one by one (a composite literal would be built
+	// aside and copied): keep in step with keelson.Event
+	// (TestFillEveryField).
+	e.V = keelson.SchemaVersion
+	e.ID = keelson.EventID{}
+	e.Kind = ""
+	e.Received = recv
+	e.TagTime = m.TagTime
+	e.Source = keelson.Source{
+		Collector: d.cfg.Collector,
+		Input:     d.cfg.Input,
+		Station:   m.Station,
+		Talker:    m.Talker,
+		Channel:   m.Channel,
 	}
+	e.MMSI, e.Vessel, e.AISType, e.Flags = 0, "", 0, 0
+	e.Position, e.Static, e.Observation, e.Telemetry = nil, nil, nil, nil
+	e.AIS = e.AIS[:0]
+	e.Raw = nil
 	if m.AIS != nil {
 		if cap(e.AIS) == 0 {
 			e.AIS = make([]byte, 0, 384) // one allocation instead of a growing series

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -123,5 +124,81 @@ func TestFillOmitPositionAIS(t *testing.T) {
 	}
 	if len(kinds) != 2 || kinds[0] != keelson.KindPosition || kinds[1] != keelson.KindStatic {
 		t.Fatalf("kinds = %v, want [position static]", kinds)
+	}
+}
+
+// TestFillEveryField: Fill overwrites every field of keelson.Event (it
+// assigns them one by one, so a field added to Event must be added there):
+// an event with every field set fills to the same event as a zero one,
+// for an AIS message and for an own-ship sentence.
+func TestFillEveryField(t *testing.T) {
+	recv := time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)
+	for _, line := range []string{
+		"!AIVDM,1,1,,B,15Pm=kOP1kGW?0nBao`SS?wB06bd,0*58",
+		"$SDDPT,5.3,0.4,*79",
+	} {
+		var dirty keelson.Event
+		v := reflect.ValueOf(&dirty).Elem()
+		for i := range v.NumField() {
+			f := v.Field(i)
+			switch name := v.Type().Field(i).Name; {
+			case name == "Position" || name == "Static" || name == "Observation":
+				// Reused through: left nil here (TestFillReuse covers them).
+			case f.Kind() == reflect.Pointer:
+				f.Set(reflect.New(f.Type().Elem()))
+			default:
+				setNonZero(t, name, f)
+			}
+		}
+		d := NewDecoder(Config{})
+		var got, want keelson.Event
+		d.Scan([]byte(line), recv, func(m *Message) {
+			got = dirty
+			d.Fill(&got, m, recv)
+		})
+		d = NewDecoder(Config{})
+		d.Scan([]byte(line), recv, func(m *Message) { d.Fill(&want, m, recv) })
+		if want.Kind == "" {
+			t.Fatalf("%s: no event", line)
+		}
+		if len(got.AIS) == 0 && len(want.AIS) == 0 {
+			got.AIS, want.AIS = nil, nil // an empty buffer kept for reuse is no difference
+		}
+		// Payloads (NaN for n/a, which DeepEqual never finds equal) by their JSON.
+		gotJSON, wantJSON := got.AppendJSON(nil), want.AppendJSON(nil)
+		if string(gotJSON) != string(wantJSON) {
+			t.Errorf("%s: filled over a dirty event:\n%s\nwant\n%s", line, gotJSON, wantJSON)
+		}
+		got.Position, got.Static, got.Observation, got.Telemetry = nil, nil, nil, nil
+		want.Position, want.Static, want.Observation, want.Telemetry = nil, nil, nil, nil
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: filled over a dirty event:\n%+v\nwant\n%+v", line, got, want)
+		}
+	}
+}
+
+// setNonZero sets f (and, for a struct, each of its fields) to a value
+// other than its zero value.
+func setNonZero(t *testing.T, name string, f reflect.Value) {
+	switch f.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		f.SetInt(7)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		f.SetUint(7)
+	case reflect.String:
+		f.SetString("junk")
+	case reflect.Slice:
+		f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+		setNonZero(t, name, f.Index(0))
+	case reflect.Struct:
+		if f.Type() == reflect.TypeOf(time.Time{}) {
+			f.Set(reflect.ValueOf(time.Unix(1e9, 1)))
+			return
+		}
+		for i := range f.NumField() {
+			setNonZero(t, name+"."+f.Type().Field(i).Name, f.Field(i))
+		}
+	default:
+		t.Fatalf("field %s: kind %v not handled", name, f.Kind())
 	}
 }

@@ -62,3 +62,47 @@ func TestAppendFixed(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendFixedProperty: every split of random numbers of 1-20 digits
+// (zero padded), signed or not, after text already in the buffer, and
+// with the buffer exactly full or with room to spare, against strconv.
+func TestAppendFixedProperty(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200000 {
+		n := 1 + r.IntN(20)
+		var v uint64
+		if n == 20 {
+			v = r.Uint64()
+		} else {
+			v = r.Uint64N(Pow10[n])
+		}
+		f := r.IntN(n + 1)
+		intLen := n - f
+		if intLen == 0 {
+			intLen, n = 1, n+1 // at least one digit before the point
+			if n > 20 {
+				continue
+			}
+		}
+		neg := r.IntN(2) == 0
+		digits := strconv.FormatUint(v, 10)
+		for len(digits) < n {
+			digits = "0" + digits
+		}
+		want := "ab"
+		if neg {
+			want += "-"
+		}
+		want += digits[:intLen]
+		if f > 0 {
+			want += "." + digits[intLen:]
+		}
+		for _, room := range []int{0, 40} {
+			b := make([]byte, 2, 2+room)
+			copy(b, "ab")
+			if got := string(AppendFixed(b, neg, v, intLen, f)); got != want {
+				t.Fatalf("AppendFixed(%v, %d, %d, %d) = %q, want %q", neg, v, intLen, f, got, want)
+			}
+		}
+	}
+}
