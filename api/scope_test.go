@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -270,6 +271,22 @@ func TestInjection(t *testing.T) {
 		body := fmt.Sprintf(`{"type":%q,"coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}`, v)
 		e.call(t, "POST", "/v1/positions", k, body, 400, nil)
 	}
+	// The key itself, and cursors that decode to SQL.
+	for _, bad := range []string{`kls_' OR '1'='1`, "kls_0123456789ab_" + strings.Repeat("'", 43), "kls_0123456789ab_" + strings.Repeat("A", 42) + `\`,
+		"kls_01234567'9ab_" + strings.Repeat("A", 43), "kls_0123456789AB_" + strings.Repeat("A", 43)} {
+		e.call(t, "GET", "/v1/vessels", bad, "", 401, nil)
+	}
+	for _, c := range []string{"c1.0.0 OR 1=1", "c1.0'.1", "c1.1e3.1", "c1.0.1.2", "c2.0.1"} {
+		e.call(t, "GET", "/v1/positions?cursor="+base64.RawURLEncoding.EncodeToString([]byte(c)), k, "", 400, nil)
+	}
+	// A numeric offset is the same instant as Z.
+	z := e.all(t, "/v1/positions?limit=10000&from="+rfc(e.now.Add(-90*time.Minute))+"&to="+rfc(e.now), k)
+	off := e.all(t, "/v1/positions?limit=10000&from="+url.QueryEscape(e.now.Add(-90*time.Minute).In(time.FixedZone("", 2*3600)).Format(time.RFC3339))+
+		"&to="+url.QueryEscape(e.now.In(time.FixedZone("", -5*3600)).Format(time.RFC3339)), k)
+	if len(z) == 0 {
+		t.Fatal("no positions in the last 90 minutes")
+	}
+	sameRows(t, "offset times", off, z)
 	if after := len(e.all(t, "/v1/vessels?limit=5000", k)); after != before {
 		t.Fatalf("vessels before %d, after %d", before, after)
 	}
