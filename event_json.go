@@ -63,10 +63,11 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = appendStringField(b, n, `"station":`, e.Source.Station)
 	b = appendStringField(b, n, `"talker":`, e.Source.Talker)
 	b = appendStringField(b, n, `"channel":`, e.Source.Channel)
-	b = append(b, '}')
 	if e.MMSI != 0 {
-		b = append(b, `,"mmsi":`...)
+		b = append(b, `},"mmsi":`...)
 		b = jsonnum.AppendUint(b, uint64(e.MMSI))
+	} else {
+		b = append(b, '}')
 	}
 	if e.Vessel != "" {
 		b = append(b, `,"vessel":`...)
@@ -81,8 +82,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = jsonnum.AppendUint(b, uint64(e.Flags))
 	}
 	if e.Position != nil {
-		b = append(b, `,"position":`...)
-		b = e.Position.appendJSON(b)
+		b = e.Position.appendJSON(b) // with its key
 	}
 	if e.Static != nil {
 		b = append(b, `,"static":`...)
@@ -113,18 +113,21 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
+// appendJSON appends `,"position":` and the object of p.
 func (p *Position) appendJSON(b []byte) []byte {
-	b = append(b, `{"point":`...)
-	b = appendPoint(b, p.Point)
-	// Constant keys merged with the constants between them (the class, the
-	// two flags): fewer, longer copies.
+	// Constant keys merged with the constants between them (brackets, the
+	// class, the two flags): fewer, longer copies.
+	b = append(b, `,"position":{"point":[`...)
+	b = appendCoordinate(b, p.Point[0])
+	b = append(b, ',')
+	b = appendCoordinate(b, p.Point[1])
 	switch p.Class {
 	case ClassA:
-		b = append(b, `,"class":"A","sog":`...)
+		b = append(b, `],"class":"A","sog":`...)
 	case ClassB:
-		b = append(b, `,"class":"B","sog":`...)
+		b = append(b, `],"class":"B","sog":`...)
 	default:
-		b = append(b, `,"class":`...)
+		b = append(b, `],"class":`...)
 		b = appendJSONString(b, string(p.Class), true)
 		b = append(b, `,"sog":`...)
 	}

@@ -438,6 +438,9 @@ func ParseAIS(f *AISFields, b []byte) error {
 	}
 	i++
 	p := i
+	for i+8 <= len(b) && !hasByte(binary.LittleEndian.Uint64(b[i:]), ',') {
+		i += 8 // eight payload characters at a time
+	}
 	for i < len(b) && b[i] != ',' {
 		i++
 	}
@@ -460,6 +463,12 @@ const (
 	lo8 = 0x0101010101010101
 	hi8 = 0x8080808080808080
 )
+
+// hasByte reports whether any byte of x equals c.
+func hasByte(x uint64, c byte) bool {
+	y := x ^ (lo8 * uint64(c))
+	return (y-lo8)&^y&hi8 != 0
+}
 
 // stopMask flags (in the high bit of each byte) the bytes of x that are
 // below '%', a backslash or a '*': a superset of the stop table. Above the
