@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +135,47 @@ func TestQueryLimitsOnEveryRoute(t *testing.T) {
 		code, _, body := e.send(t, base, r.method, r.path, r.body, e.key(t, r.scope))
 		if code != 413 || !strings.Contains(body, `"too_large"`) || strings.Contains(body, "max_rows") {
 			t.Errorf("%s %s: %d %s", r.method, r.path, code, body)
+		}
+	}
+}
+
+// A delayed key sees no observation received after its cutoff, even one
+// whose own (reported) time is older than the cutoff.
+func TestDelayedObservationsByReception(t *testing.T) {
+	e := env(t)
+	var pick *keelson.Event
+	for i := range e.events {
+		ev := &e.events[i]
+		if o := ev.Observation; o != nil && !o.Time.IsZero() && ev.Received.Sub(o.Time) >= 2*time.Second {
+			pick = ev
+			break
+		}
+	}
+	if pick == nil {
+		t.Fatal("no observation received after its own time in the captures")
+	}
+	cut := pick.Observation.Time.Add(pick.Received.Sub(pick.Observation.Time) / 2).Truncate(time.Millisecond)
+	span := "from=" + rfc(pick.Observation.Time.Add(-time.Hour)) + "&limit=5000"
+	has := func(rows []row) bool {
+		for _, r := range rows {
+			if r.mmsi() == pick.MMSI && r.time("time").Equal(pick.Observation.Time.Truncate(time.Millisecond)) {
+				return true
+			}
+		}
+		return false
+	}
+	full := e.key(t, Scope{Export: true})
+	if !has(e.all(t, "/v1/observations?"+span+"&to="+url.QueryEscape(cut.Add(time.Millisecond).Format(time.RFC3339Nano)), full)) {
+		t.Fatalf("observation of %d at %v not listed before %v", pick.MMSI, pick.Observation.Time, cut)
+	}
+	delayed := e.key(t, Scope{Delay: Duration(e.now.Sub(cut)), Export: true})
+	rows := e.all(t, "/v1/observations?"+span, delayed)
+	if has(rows) {
+		t.Fatalf("delayed key (cutoff %v) sees the observation received at %v", cut, pick.Received)
+	}
+	for _, r := range rows {
+		if r.time("received").After(cut) {
+			t.Fatalf("delayed key sees a reception at %v after the cutoff %v", r["received"], cut)
 		}
 	}
 }

@@ -750,6 +750,9 @@ func (s *Server) handleObservations(w http.ResponseWriter, r *http.Request, k *K
 	mm, any := k.Scope.filterMMSIs(mm)
 	none := tr.empty || a.empty || !any
 	oq := storage.ObservationQuery{From: tr.from, To: tr.to, Area: a.area, MMSIs: mm, After: after, Limit: limit + 1}
+	if k.Scope.Delay > 0 {
+		oq.ReceivedBefore = k.Scope.cutoff(s.now()) // an observation may be received long after its time
+	}
 	return writeList(s, w, "observations", observationTable, f, limit, func(emit func(*obsRow) error) error {
 		if none {
 			return nil

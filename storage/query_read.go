@@ -408,6 +408,9 @@ func (r *Reader) Observations(ctx context.Context, q ObservationQuery, fn func(*
 	if q.After != nil {
 		w.add("(ts, mmsi) > ({cts:DateTime64(3)}, {cmmsi:UInt32})", "cts", q.After.Time, "cmmsi", uint32(q.After.MMSI))
 	}
+	if !q.ReceivedBefore.IsZero() {
+		w.add("received <= {rxb:DateTime64(3)}", "rxb", q.ReceivedBefore)
+	}
 	sql := "SELECT mmsi, ts, received, dac, fi, lon_e7, lat_e7, pressure_trend, water_level_trend, sea_state, precipitation, ice, " +
 		strings.Join(queryObsFloatCols, ", ") + " FROM observations" + w.sql() +
 		" ORDER BY ts, mmsi LIMIT 1 BY ts, mmsi, fi, lat_e7, lon_e7"

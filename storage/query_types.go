@@ -106,6 +106,9 @@ type ObservationQuery struct {
 	MMSIs    []keelson.MMSI
 	After    *Cursor // only rows strictly after this key
 	Limit    int
+	// ReceivedBefore, when set, leaves out what was received after it
+	// (an observation's own time may be older than its reception).
+	ReceivedBefore time.Time
 }
 
 // TelemetryRow is one own-ship sensor reading.
