@@ -745,6 +745,9 @@ func TestObservations(t *testing.T) {
 		t.Fatalf("telemetry: %d rows, %d readings in the log", len(trows), tel)
 	}
 	sameRows(t, "telemetry pages", e.all(t, tq+"&limit=23", k), trows)
+	for _, f := range []string{"csv", "ndjson", "parquet"} {
+		sameRows(t, "telemetry "+f, e.rows(t, tq+"&limit=100000&format="+f, k, f), trows)
+	}
 	depth := e.all(t, tq+"&limit=5000&quantity=depth", k)
 	for _, r := range depth {
 		if r["quantity"] != "depth" {
