@@ -13,13 +13,12 @@ const shipTypeFilter = "mmsi IN (SELECT mmsi FROM vessels GROUP BY mmsi HAVING h
 
 // Positions streams positions ordered by (time, MMSI).
 //
-// They are read from positions, whose primary key is (mmsi, vessel, ts).
-// With an MMSI list the key prunes to those vessels. With an area of at most
-// maxCells 1-degree cells, the vessels come from positions_cells (the index
-// of where each vessel was each day, with its first and last time there):
-// only the vessels seen in those cells on those days, at times that overlap
-// the range, and then only their granules in the time range (the minmax
-// index on ts) are read. Otherwise the ts and lat/lon minmax indexes prune.
+// They are read from positions, sorted by (day, mmsi, vessel, ts): a time
+// range reads its days. With an MMSI list the key prunes to those vessels'
+// days. With an area of at most maxCells 1-degree cells, the vessels come
+// from positions_cells (which vessels were in which cell each day): only
+// the days of the vessels seen in those cells on those days are read.
+// Otherwise the ts and lat/lon minmax indexes prune.
 func (r *Reader) Positions(ctx context.Context, q PositionQuery, fn func(*PositionRow) error) error {
 	w := where{p: Params{}}
 	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", q.From, "to", q.To)
@@ -54,13 +53,10 @@ func (r *Reader) Positions(ctx context.Context, q PositionQuery, fn func(*Positi
 }
 
 // vesselsInCells restricts positions to the vessels that positions_cells
-// saw in the cells {cells} on the days {d0}..{d1} at times overlapping
-// [{from}, {to}). Each row's first/last may be a partial aggregate (parts
-// not yet merged); every stored position lies within some row's interval,
-// so testing rows one by one misses none, and no FINAL is needed.
+// saw in the cells {cells} on the days {d0}..{d1} (duplicate rows not yet
+// merged do not matter in an IN set, so no FINAL).
 const vesselsInCells = `(mmsi, vessel) GLOBAL IN (SELECT mmsi, vessel FROM positions_cells
-    WHERE day BETWEEN {d0:Date} AND {d1:Date} AND cell IN {cells:Array(UInt16)}
-      AND first < {to:DateTime64(3)} AND last >= {from:DateTime64(3)})`
+    WHERE day BETWEEN {d0:Date} AND {d1:Date} AND cell IN {cells:Array(UInt16)})`
 
 // maxCells bounds the cell list of an area query; a larger area is pruned
 // by time only.

@@ -15,9 +15,10 @@ import (
 //	              proves exactly-once and shows gaps in a collector's seq
 //	positions     one row per AIS broadcast or own-ship fix, merged across the
 //	              collectors that heard it (AggregatingMergeTree): receiver set,
-//	              first reception (time, receiver); ordered (mmsi, vessel, ts)
-//	positions_cells  where each vessel was each day (1-degree cells, first
-//	              and last time), MV: the index of the area-time query
+//	              first reception (time, receiver); ordered (day, mmsi,
+//	              vessel, ts)
+//	positions_cells  which vessels were in which 1-degree cell each day
+//	              (MV): the index of the area-time query
 //	latest        latest position per vessel (ReplacingMergeTree(ts), MV)
 //	statics       vessel static/voyage versions: one row per distinct content
 //	              with first/last seen and count
@@ -150,8 +151,8 @@ SETTINGS `+dedupSettings, "cityHash64(collector, boot)"),
     INDEX lon_minmax lon_e7 TYPE minmax GRANULARITY 1`,
 				s.engine("AggregatingMergeTree", ""), `
 PARTITION BY toYYYYMM(ts)
-ORDER BY (mmsi, vessel, ts, lat_e7, lon_e7)`+s.ttl("ts")+`
-SETTINGS `+dedupSettings+", index_granularity = "+fmt.Sprint(positionsGranularity), "mmsi"),
+ORDER BY (`+positionsOrder+`)`+s.ttl("ts")+`
+SETTINGS `+dedupSettings, "mmsi"),
 
 			s.table("latest", `
     mmsi UInt32,
@@ -364,17 +365,22 @@ WHERE mmsi != 0 AND bitAnd(flags, %d) = 0`, cellExpr, badPos)
 	return st
 }
 
-// positionsGranularity is the index granularity of positions (rows per
-// granule; ClickHouse's default is 8,192). It is fixed when the table is
-// created: set in version 1's CREATE since schema version 4, so a database
-// created before keeps 8,192-row granules (see docs/storage.md). Smaller
-// granules let the time range prune within one vessel's month when a vessel
-// reports sparsely (the standard dataset: 2,000 reports a month, so a
-// 8,192-row granule holds four vessels' whole months), which the area-time
-// query (one granule or two per vessel found in the cells) and the
-// time-range export need; marks and primary key cost 0.13 bytes per
-// position at 512 rows.
-const positionsGranularity = 512
+// positionsOrder is the sorting key of positions: day first, then one
+// vessel over time. Since schema version 4 (set in version 1's CREATE, as a
+// sorting key is fixed when a table is created; a database created before
+// keeps (mmsi, vessel, ts, lat_e7, lon_e7): see docs/storage.md). The day
+// is toDate(ts), so a condition on ts prunes by day without naming it, and
+// the key still holds the identity of a broadcast (toDate(ts) follows from
+// ts). A vessel's day is one range, so a track reads a range per day; a
+// time range (an export) reads its days only, contiguous; and the
+// area-time query reads the day ranges of the vessels found in
+// positions_cells. Ordered by vessel alone, a sparse vessel's month is one
+// range and every time-range query reads every vessel: on the standard
+// dataset (2,000 reports per vessel a month) the area-time query cost 109 ms
+// of CPU against 43 ms, a 3-day export 0.7-1.3 s against 0.16-0.2 s, for
+// 0.5 bytes per position more (the time and coordinate deltas restart at
+// each vessel-day: about 67 reports here, thousands in a dense live feed).
+const positionsOrder = "toDate(ts), mmsi, vessel, ts, lat_e7, lon_e7"
 
 // positionsCodecs are the codecs of schema version 4 for the positions
 // columns that carry most of the bytes. GCD divides each block by the
@@ -385,12 +391,16 @@ const positionsGranularity = 512
 // decimal-degree archives (6 decimals: multiples of 10 in 1e-7 degrees; the
 // live 1/10,000-minute AIS resolution has no common divisor, so GCD does
 // nothing there; GCD also gives up on blocks with negative values). T64
-// after Delta crops the unused high bits of the deltas before ZSTD. Measured
-// on the standard dataset (bytes per position, column alone): ts 2.32 ->
-// 1.64, lat_e7 2.97 -> 2.27, lon_e7 3.02 -> 2.68, cog_c 1.62 -> 1.34, sog_c
-// 0.87 -> 0.74, heading_c 0.85 -> 0.75.
+// after Delta crops the unused high bits of the deltas before ZSTD, and
+// ZSTD(6) on the time and the first reception saves a further 0.3 bytes
+// (on lat/lon 0.1: left at 3). Measured on the standard dataset (bytes per
+// position, column alone, ordered by vessel): ts 2.32 -> 1.64, lat_e7 2.97
+// -> 2.27, lon_e7 3.02 -> 2.68, cog_c 1.62 -> 1.34, sog_c 0.87 -> 0.74,
+// heading_c 0.85 -> 0.75; ordered by day first, ts 1.94 -> 1.71 and rx 1.76
+// -> 1.68 with ZSTD(6).
 var positionsCodecs = [][2]string{
-	{"ts", "DateTime64(3, 'UTC') CODEC(GCD, Delta, T64, ZSTD(3))"},
+	{"ts", "DateTime64(3, 'UTC') CODEC(GCD, Delta, T64, ZSTD(6))"},
+	{"rx", "SimpleAggregateFunction(min, Tuple(Int32, String)) CODEC(ZSTD(6))"},
 	{"lat_e7", "Int32 CODEC(GCD, Delta, T64, ZSTD(3))"},
 	{"lon_e7", "Int32 CODEC(GCD, Delta, T64, ZSTD(3))"},
 	{"sog_c", "UInt16 CODEC(GCD, Delta, ZSTD(3))"},
@@ -401,36 +411,36 @@ var positionsCodecs = [][2]string{
 // positionsCells is schema version 4: it replaces positions_area (a full
 // second copy of every position, ~13.4 bytes each) with a small index of
 // where each vessel was on each day, positions_cells: one row per (day,
-// 1-degree cell, mmsi, vessel) with the first and last broadcast time seen
-// there (AggregatingMergeTree; min and max are idempotent, so duplicates and
-// replayed batches change nothing and it needs no deduplication). The
-// area-time query finds the vessels of the cells and days in it, then reads
-// positions by its primary key (mmsi, vessel, ts). The version also moves
-// the positions columns to the codecs of positionsCodecs (new parts at once,
-// existing parts as they merge) and drops positions_area and its view. On a
-// single node it fills the index from the positions already stored (re-run
-// after an interruption, it adds rows that merge away); with Cluster set,
-// that copy is left to the operator (docs/scale-out.md), since INSERT has
-// no ON CLUSTER.
+// 1-degree cell, mmsi, vessel) (ReplacingMergeTree on all its columns, so
+// duplicates and replayed batches collapse and it needs no deduplication
+// window). The area-time query takes the vessels of the cells and days in
+// it, then reads those vessels' days of positions by its sorting key. (A
+// first and last time per row, to drop the vessels that were in a cell at
+// other hours of the day, cost 0.45 bytes per position at minute precision
+// and saved little: a day-first positions reads a day's blocks anyway when
+// vessels report sparsely.) The version also moves the positions columns
+// to the codecs of positionsCodecs (new parts at once, existing parts as
+// they merge) and drops positions_area and its view. On a single node it
+// fills the index from the positions already stored (re-run after an
+// interruption, it adds rows that merge away); with Cluster set, that copy
+// is left to the operator (docs/scale-out.md), since INSERT has no ON
+// CLUSTER.
 func (s schema) positionsCells() []string {
 	st := s.table("positions_cells", `
     day Date CODEC(Delta, ZSTD(3)),
     cell UInt16 CODEC(ZSTD(3)),
     mmsi UInt32 CODEC(ZSTD(3)),
-    vessel LowCardinality(String),
-    first SimpleAggregateFunction(min, DateTime64(3, 'UTC')) CODEC(GCD, T64, ZSTD(3)),
-    last SimpleAggregateFunction(max, DateTime64(3, 'UTC')) CODEC(GCD, T64, ZSTD(3))`,
-		s.engine("AggregatingMergeTree", ""), `
+    vessel LowCardinality(String)`,
+		s.engine("ReplacingMergeTree", ""), `
 PARTITION BY toYYYYMM(day)
 ORDER BY (day, cell, mmsi, vessel)`+s.ttl("day"), "mmsi")
-	sel := fmt.Sprintf(`SELECT toDate(ts) AS day, toUInt16(%s) AS cell, mmsi, vessel, min(ts) AS first, max(ts) AS last
+	sel := fmt.Sprintf(`SELECT DISTINCT toDate(ts) AS day, toUInt16(%s) AS cell, mmsi, vessel
 FROM {src}
-WHERE mmsi != 0 AND bitAnd(flags, %d) = 0
-GROUP BY day, cell, mmsi, vessel`, cellExpr, badPos)
+WHERE mmsi != 0 AND bitAnd(flags, %d) = 0`, cellExpr, badPos)
 	st = append(st, fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS positions_cells_mv%s TO %s AS\n%s",
 		s.on(), s.local("positions_cells"), strings.ReplaceAll(sel, "{src}", s.local("positions"))))
 	if s.cluster == "" {
-		st = append(st, "INSERT INTO positions_cells (day, cell, mmsi, vessel, first, last)\n"+
+		st = append(st, "INSERT INTO positions_cells (day, cell, mmsi, vessel)\n"+
 			strings.ReplaceAll(sel, "{src}", "positions"))
 	}
 	for _, c := range positionsCodecs {

@@ -33,7 +33,7 @@ func TestDDLCluster(t *testing.T) {
 		"CREATE TABLE IF NOT EXISTS positions_cells_local ON CLUSTER ships (",
 		"CREATE TABLE IF NOT EXISTS positions_cells ON CLUSTER ships AS positions_cells_local\nENGINE = Distributed(ships, currentDatabase(), positions_cells_local, mmsi)",
 		"CREATE MATERIALIZED VIEW IF NOT EXISTS positions_cells_mv ON CLUSTER ships TO positions_cells_local AS",
-		"ALTER TABLE positions_local ON CLUSTER ships MODIFY COLUMN ts DateTime64(3, 'UTC') CODEC(GCD, Delta, T64, ZSTD(3))",
+		"ALTER TABLE positions_local ON CLUSTER ships MODIFY COLUMN ts DateTime64(3, 'UTC') CODEC(GCD, Delta, T64, ZSTD(6))",
 		"DROP VIEW IF EXISTS positions_area_mv ON CLUSTER ships",
 		"DROP TABLE IF EXISTS positions_area ON CLUSTER ships",
 		"DROP TABLE IF EXISTS positions_area_local ON CLUSTER ships",
