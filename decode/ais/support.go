@@ -333,6 +333,9 @@ func appendDec(b []byte, q int64, dec int) []byte {
 	default:
 		ip, frac = u/jsonnum.Pow10[dec], u%jsonnum.Pow10[dec]
 	}
+	if dec <= 8 {
+		return jsonnum.AppendFrac(b, neg, ip, frac, dec)
+	}
 	f := 0 // fraction digits, trailing zeros trimmed
 	if frac != 0 {
 		f = dec

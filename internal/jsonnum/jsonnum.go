@@ -4,7 +4,10 @@
 // a slice grown once.
 package jsonnum
 
-import mathbits "math/bits"
+import (
+	"encoding/binary"
+	mathbits "math/bits"
+)
 
 // Digits2 holds the two decimal digits of 0-99, back to back.
 const Digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
@@ -126,4 +129,26 @@ func AppendFixed(b []byte, neg bool, v uint64, intLen, f int) []byte {
 	}
 	PutDigits(o, v)
 	return b
+}
+
+// AppendFrac appends [-]ip[.fff]: ip, then frac < 10^dec as dec digits
+// (zero padded, 1 <= dec <= 8) with trailing zeros trimmed, the point
+// only when frac is not 0. The fraction is written as 8 digits in one
+// store and trimmed by counting its trailing '0' bytes: no loop, no
+// division by a variable.
+func AppendFrac(b []byte, neg bool, ip, frac uint64, dec int) []byte {
+	if neg {
+		b = append(b, '-')
+	}
+	b = AppendUint(b, ip)
+	if frac == 0 {
+		return b
+	}
+	l := len(b)
+	b = Extend(b, 9)
+	o := (*[9]byte)(b[l:])
+	Put8(o[1:], uint32(frac*Pow10[(8-dec)&15])) // frac's digits, then zeros
+	o[0] = '.'
+	w := binary.LittleEndian.Uint64(o[1:]) ^ (0x0101010101010101 * '0')
+	return b[:l+9-mathbits.LeadingZeros64(w)>>3] // w != 0: frac != 0
 }

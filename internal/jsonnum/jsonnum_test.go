@@ -106,3 +106,34 @@ func TestAppendFixedProperty(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendFrac against strconv's shortest form of ip + frac/10^dec
+// (exact: the decimals are few).
+func TestAppendFrac(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	check := func(neg bool, ip, frac uint64, dec int) {
+		want := strconv.FormatUint(ip, 10)
+		if frac != 0 {
+			fs := strconv.FormatUint(frac+Pow10[dec], 10)[1:] // zero padded to dec digits
+			for fs[len(fs)-1] == '0' {
+				fs = fs[:len(fs)-1]
+			}
+			want += "." + fs
+		}
+		if neg {
+			want = "-" + want
+		}
+		if got := string(AppendFrac([]byte("x"), neg, ip, frac, dec)); got != "x"+want {
+			t.Fatalf("AppendFrac(%v, %d, %d, %d) = %q, want %q", neg, ip, frac, dec, got, "x"+want)
+		}
+	}
+	for dec := 1; dec <= 8; dec++ {
+		for _, frac := range []uint64{0, 1, Pow10[dec] - 1, Pow10[dec-1], 5 * Pow10[dec-1]} {
+			check(false, 0, frac, dec)
+			check(true, 123, frac, dec)
+		}
+		for range 20000 {
+			check(r.IntN(2) == 0, r.Uint64N(1000000), r.Uint64N(Pow10[dec]), dec)
+		}
+	}
+}
