@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"sync/atomic"
@@ -80,7 +81,7 @@ func TestDelayedSnapshotFollowsClock(t *testing.T) {
 	rd := e.db.Reader(storage.QueryLimits{})
 	var now atomic.Int64
 	now.Store(e.base.Add(time.Hour).UnixNano())
-	srv, err := New(Config{Store: rd, Keys: e.db, Registry: prometheus.NewRegistry(),
+	srv, err := New(Config{Store: rd, Keys: e.db, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil)),
 		Now: func() time.Time { return time.Unix(0, now.Load()) }, DelayRefresh: 10 * time.Minute, KeyCacheTTL: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -163,3 +164,8 @@ func TestDelayedSnapshotFollowsClock(t *testing.T) {
 		}
 	}
 }
+
+// tWriter sends a server's log to the test's.
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(b []byte) (int, error) { w.t.Log(string(b)); return len(b), nil }

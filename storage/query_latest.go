@@ -42,8 +42,9 @@ ORDER BY p.mmsi`
 // It reads less than an argMax over every stored position would: a vessel
 // whose row in the latest table is at or before the cutoff has not moved
 // since, and that row is the answer; for the others, only their positions
-// in (Before-Window, Before] are read (the ts minmax indexes prune the
-// parts and granules outside it). A vessel that moved since the cutoff but
+// in (Before-Window, Before] are read (positions sorted by day first, as
+// since schema version 4, prune to the window's days by the primary key;
+// in older databases, the ts minmax indexes prune what they can). A vessel that moved since the cutoff but
 // has no position in the window (silent for longer than Window before it)
 // is then looked up by MMSI in positions, whose primary key starts with it.
 // With After set, only the positions in (After, Before] are read (see
@@ -69,16 +70,9 @@ func (r *Reader) LatestBefore(ctx context.Context, q LatestBeforeQuery, fn func(
 	usable := fmt.Sprintf(" AND bitAnd(flags, %d) = 0", badPos)
 	if !q.After.IsZero() {
 		p["after"] = q.After
-		// The vessels seen in the window come from positions_cells (where
-		// each vessel was each day, with its first and last time there), so
-		// the primary key prunes positions to their granules; PREWHERE
-		// reads the ts column first, the others only where it matches.
-		// GLOBAL: with a cluster, the list is made once and sent to the
-		// shards.
-		p["d0"], p["d1"] = q.After.UTC().Format(time.DateOnly), q.Before.UTC().Format(time.DateOnly)
-		src := "SELECT " + latestPosCols + " FROM positions PREWHERE ts > {after:DateTime64(3)} AND ts <= {before:DateTime64(3)} WHERE " + vessels + usable +
-			" AND mmsi GLOBAL IN (SELECT mmsi FROM positions_cells WHERE day BETWEEN {d0:Date} AND {d1:Date}" +
-			" AND last > {after:DateTime64(3)} AND first <= {before:DateTime64(3)})"
+		// PREWHERE reads the ts column first, the others only where it
+		// matches; positions sorted by day first prune to the window's days.
+		src := "SELECT " + latestPosCols + " FROM positions PREWHERE ts > {after:DateTime64(3)} AND ts <= {before:DateTime64(3)} WHERE " + vessels + usable
 		var v VesselRow
 		return r.each(ctx, fmt.Sprintf(latestBeforeOuter, src, fmt.Sprintf(staticsBefore, "")), p, func(rows Rows) error {
 			if err := scanVessel(rows, &v, true); err != nil {
