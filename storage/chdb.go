@@ -3,6 +3,7 @@
 package storage
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -34,7 +35,8 @@ type chdbEngine struct {
 	mu    sync.Mutex
 	done  bool
 	nbuf  sync.Pool
-	spool string // directory of insert files
+	rbuf  sync.Pool // *blockReader
+	spool string    // directory of insert files
 	seq   atomic.Uint64
 	tzLoc *time.Location
 }
@@ -254,7 +256,7 @@ func (e *chdbEngine) start(ctx context.Context, sql string, params map[string]st
 		// whole; their results are small.
 		return e.materialized(ctx, c, q, params)
 	}
-	r := &chdbRows{e: e, c: c, s: s, ctx: ctx}
+	r := &chdbRows{e: e, c: c, s: s, ctx: ctx, br: e.blockReader()}
 	// Read the first block now, so that errors and the column names are
 	// known when Query returns.
 	if !r.fill() && r.err != nil {
@@ -268,14 +270,13 @@ func (e *chdbEngine) start(ctx context.Context, sql string, params map[string]st
 // materialized runs q on the acquired c and returns its whole result.
 func (e *chdbEngine) materialized(ctx context.Context, c *chConn, q string, params map[string]string) (Rows, error) {
 	res := c.query([]byte(q), "Native", params)
-	defer c.destroy(res)
 	if err := c.resultErr(res); err != nil {
+		c.destroy(res)
 		e.release(c)
 		return nil, err
 	}
-	data := append([]byte(nil), c.bytes(res)...)
-	r := &chdbRows{e: e, c: c, ctx: ctx, eof: true, chunk: bytes.NewReader(data)}
-	r.rd = chproto.NewReader(r.chunk)
+	r := &chdbRows{e: e, c: c, ctx: ctx, eof: true, br: e.blockReader()}
+	r.setChunk(res)
 	if !r.fill() && r.err != nil {
 		err := r.err
 		r.Close()
@@ -284,14 +285,48 @@ func (e *chdbEngine) materialized(ctx context.Context, c *chConn, q string, para
 	return r, nil
 }
 
-// chdbRows streams a Native-format result chunk by chunk.
+// blockReader decodes the Native blocks of one chunk of result bytes after
+// another. ch-go's proto.Reader reads through a bufio.Reader and, given one
+// of its size, uses it as is: so the bytes not yet decoded are known (a
+// chunk may hold several blocks), and neither is allocated per result.
+type blockReader struct {
+	src bytes.Reader
+	buf *bufio.Reader
+	rd  *chproto.Reader
+}
+
+// chReaderSize is ch-go's bufio size (proto.NewReader).
+const chReaderSize = 128 << 10
+
+func (e *chdbEngine) blockReader() *blockReader {
+	if br, ok := e.rbuf.Get().(*blockReader); ok {
+		return br
+	}
+	br := &blockReader{}
+	br.buf = bufio.NewReaderSize(&br.src, chReaderSize)
+	br.rd = chproto.NewReader(br.buf)
+	return br
+}
+
+// reset makes the reader decode data (nil drops the previous chunk).
+func (br *blockReader) reset(data []byte) {
+	br.src.Reset(data)
+	br.buf.Reset(&br.src)
+}
+
+// more tells whether the chunk has bytes left to decode.
+func (br *blockReader) more() bool { return br.buf.Buffered() > 0 || br.src.Len() > 0 }
+
+// chdbRows streams a Native-format result chunk by chunk. A chunk is
+// decoded straight from the engine's memory, which is released once every
+// block in it is decoded (the blocks' values are Go copies).
 type chdbRows struct {
 	e     *chdbEngine
 	c     *chConn
-	s     chResult
+	s     chResult // the stream; 0 for a result read whole
+	cur   chResult // the result whose bytes br decodes
+	br    *blockReader
 	ctx   context.Context
-	chunk *bytes.Reader
-	rd    *chproto.Reader
 	block *proto.Block
 	names []string
 	types []string
@@ -301,12 +336,27 @@ type chdbRows struct {
 	done  bool
 }
 
+// setChunk makes res the chunk being decoded.
+func (r *chdbRows) setChunk(res chResult) {
+	r.cur = res
+	r.br.reset(r.c.bytes(res))
+}
+
+// dropChunk releases the chunk being decoded.
+func (r *chdbRows) dropChunk() {
+	if r.cur != 0 {
+		r.br.reset(nil)
+		r.c.destroy(r.cur)
+		r.cur = 0
+	}
+}
+
 // fill loads the next non-empty block; false at the end or on error.
 func (r *chdbRows) fill() bool {
 	for {
-		if r.chunk != nil && r.chunk.Len() > 0 {
+		if r.cur != 0 && r.br.more() {
 			b := proto.NewBlock()
-			if err := b.Decode(r.rd, 0); err != nil {
+			if err := b.Decode(r.br.rd, 0); err != nil {
 				r.err = fmt.Errorf("storage: decoding result: %w", err)
 				return false
 			}
@@ -323,6 +373,7 @@ func (r *chdbRows) fill() bool {
 			r.block, r.row = b, 0
 			return true
 		}
+		r.dropChunk()
 		if r.eof {
 			return false
 		}
@@ -336,17 +387,12 @@ func (r *chdbRows) fill() bool {
 			r.err = err
 			return false
 		}
-		data := r.c.bytes(res)
-		if len(data) == 0 {
+		if len(r.c.bytes(res)) == 0 {
 			r.c.destroy(res)
 			r.eof = true
 			return false
 		}
-		cp := make([]byte, len(data))
-		copy(cp, data)
-		r.c.destroy(res)
-		r.chunk = bytes.NewReader(cp)
-		r.rd = chproto.NewReader(r.chunk)
+		r.setChunk(res)
 	}
 }
 
@@ -402,6 +448,7 @@ func (r *chdbRows) Close() error {
 		return nil
 	}
 	r.done = true
+	r.dropChunk()
 	if r.s != 0 {
 		if !r.eof {
 			r.c.cancel(r.s)
@@ -409,6 +456,8 @@ func (r *chdbRows) Close() error {
 		r.c.destroy(r.s)
 	}
 	r.e.release(r.c)
+	r.e.rbuf.Put(r.br)
+	r.br = nil
 	r.block = nil
 	return nil
 }

@@ -288,3 +288,39 @@ func TestBlockCacheOption(t *testing.T) {
 		t.Fatal("BlockCache 2 TiB: no error")
 	}
 }
+
+// A result of many blocks reads whole, streamed or read in one call (one
+// chunk of the engine's may hold several blocks).
+func TestEngineManyBlocks(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	for _, whole := range []bool{false, true} {
+		query := db.Query
+		if whole {
+			query = db.queryWhole
+		}
+		rows, err := query(ctx, "SELECT number FROM numbers({n:UInt64}) SETTINGS max_block_size = 1000", Params{"n": 250_000}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n, sum uint64
+		for rows.Next() {
+			var x uint64
+			if err := rows.Scan(&x); err != nil {
+				t.Fatal(err)
+			}
+			if x != n {
+				t.Fatalf("whole=%v: row %d is %d", whole, n, x)
+			}
+			n++
+			sum += x
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		if n != 250_000 || sum != 250_000*249_999/2 {
+			t.Fatalf("whole=%v: %d rows, sum %d", whole, n, sum)
+		}
+	}
+}
