@@ -155,10 +155,11 @@ func TestQueryNonStreamable(t *testing.T) {
 	}
 }
 
-// Track reads the stored hundredths and computes speed, course and heading
-// in Go, with the engine settings of its own (trackSettings): it returns
-// exactly what the ALIAS columns return through the default settings, with
-// duplicates from a second receiver merged and unusable positions left out.
+// Track (and Vessel's latest position) reads the stored hundredths and
+// computes speed, course and heading in Go, with the engine settings of its
+// own (trackSettings): it returns exactly what the ALIAS columns return
+// through the default settings, with duplicates from a second receiver
+// merged and unusable positions left out.
 func TestTrackMatchesAliasColumns(t *testing.T) {
 	db := openTestDB(t)
 	ctx := context.Background()
@@ -236,6 +237,15 @@ func TestTrackMatchesAliasColumns(t *testing.T) {
 				same(a.SOG, b.SOG) && same(a.COG, b.COG) && same(a.Heading, b.Heading) && a.NavStatus == b.NavStatus
 		}) {
 			t.Fatalf("%+v: Track %d rows, reference %d rows (or rows differ)", q, len(got), len(want))
+		}
+		if q.Limit == 0 {
+			// Vessel's latest position reads like Track: the last of the range.
+			v, err := r.Vessel(ctx, q.MMSI, q.To.Add(-time.Millisecond))
+			last := want[len(want)-1]
+			if err != nil || !v.HasPosition || !v.Position.Time.Equal(last.Time) || v.Position.Lon != last.Lon ||
+				!same(v.Position.SOG, last.SOG) || !same(v.Position.COG, last.COG) || !same(v.Position.Heading, last.Heading) {
+				t.Fatalf("%+v: Vessel position %+v (%v), want %+v", q, v.Position, err, last)
+			}
 		}
 		nan := 0
 		for _, p := range got {

@@ -69,6 +69,12 @@ func BenchmarkQueryBare(b *testing.B) {
 		})
 		b.ReportMetric(float64(n)/float64(b.N), "rows/op")
 	})
+	b.Run("vessel", func(b *testing.B) {
+		run(b, func() func() error {
+			m := mmsi()
+			return func() error { _, err := r.Vessel(ctx, m, time.Time{}); return err }
+		})
+	})
 	b.Run("area-2x2-6h", func(b *testing.B) {
 		n := 0
 		run(b, func() func() error {

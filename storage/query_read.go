@@ -217,6 +217,22 @@ func centi(c uint16) keelson.Float {
 var trackSettings = Settings{"enable_analyzer": 0, "compile_expressions": 0, "use_skip_indexes": 0,
 	"output_format_parallel_formatting": 0, "use_uncompressed_cache": 1}
 
+// trackSettings are the Reader's settings plus, on the embedded engine,
+// trackSettings.
+func (r *Reader) trackSettings() Settings {
+	if r.db.Engine() != "chdb" {
+		return r.settings
+	}
+	s := make(Settings, len(r.settings)+len(trackSettings))
+	for k, v := range r.settings {
+		s[k] = v
+	}
+	for k, v := range trackSettings {
+		s[k] = v
+	}
+	return s
+}
+
 // Track streams one vessel's positions in [From, To) ordered by time.
 func (r *Reader) Track(ctx context.Context, q TrackQuery, fn func(*PositionRow) error) error {
 	w := where{p: Params{}}
@@ -230,19 +246,9 @@ func (r *Reader) Track(ctx context.Context, q TrackQuery, fn func(*PositionRow) 
 		sql += " LIMIT {limit:UInt64}"
 		w.p["limit"] = q.Limit
 	}
-	settings := r.settings
-	if r.db.Engine() == "chdb" {
-		settings = make(Settings, len(r.settings)+len(trackSettings))
-		for k, v := range r.settings {
-			settings[k] = v
-		}
-		for k, v := range trackSettings {
-			settings[k] = v
-		}
-	}
 	var p PositionRow
 	// A track with a limit is read whole (the API always gives one).
-	return r.eachWith(ctx, sql, w.p, settings, q.Limit > 0, func(rows Rows) error {
+	return r.eachWith(ctx, sql, w.p, r.trackSettings(), q.Limit > 0, func(rows Rows) error {
 		if err := scanTrack(rows, &p); err != nil {
 			return err
 		}
@@ -365,9 +371,10 @@ func (r *Reader) Vessel(ctx context.Context, m keelson.MMSI, before time.Time) (
 	}
 	v.MMSI = m
 	var pos PositionRow
-	err = r.each(ctx, "SELECT "+queryPosCols+" FROM positions WHERE "+posWhere+
-		fmt.Sprintf(" AND bitAnd(flags, %d) = 0 ORDER BY ts DESC LIMIT 1", badPos), p, func(rows Rows) error {
-		if err := scanPos(rows, &pos); err != nil {
+	// The latest position is a point read like Track's.
+	err = r.eachWith(ctx, "SELECT "+trackCols+" FROM positions WHERE "+posWhere+
+		fmt.Sprintf(" AND bitAnd(flags, %d) = 0 ORDER BY ts DESC LIMIT 1", badPos), p, r.trackSettings(), true, func(rows Rows) error {
+		if err := scanTrack(rows, &pos); err != nil {
 			return err
 		}
 		v.Position, v.HasPosition = pos, true
