@@ -135,10 +135,17 @@ type Decoder struct {
 	// pghpDay is the date of the last $PGHP header, pghpMidnight its start.
 	pghpDay      [3]int
 	pghpMidnight int64
-	interns      map[string]string
-	talkers      [64]talkerEntry
-	lost         uint64
-	stats        counters
+	// pghpPrefix[:pghpPrefixLen] holds the fields of the last $PGHP,1
+	// header up to the minute's comma ("1,2010,6,11,11,46,"), pghpMinute
+	// the UNIX time of that minute: a header of the same minute (they come
+	// about every second) has only its second and millisecond read.
+	pghpPrefix    [24]byte
+	pghpPrefixLen int
+	pghpMinute    int64
+	interns       map[string]string
+	talkers       [64]talkerEntry
+	lost          uint64
+	stats         counters
 	// spare holds payload structs that Fill dropped from an event (nobody
 	// else holds them: see Fill), for the next event that needs one.
 	spare struct {
@@ -496,25 +503,29 @@ type talkerEntry struct {
 // gatehouse reads a Gatehouse $PGHP,1 header: the reception time of the
 // next AIS sentence, "$PGHP,1,yyyy,M,d,h,m,s,ms,...".
 func (d *Decoder) gatehouse(s *Sentence) error {
-	var v [8]int
 	f := s.Fields
-	k := 0
-	for i := range v {
-		// One decimal of 1-18 digits, up to the next comma or the end.
-		x, d := 0, k
-		for ; k < len(f) && f[k] != ','; k++ {
-			c := f[k] - '0'
-			if c > 9 {
-				return &SentenceError{Formatter: "PGHP", Err: ErrMalformed}
-			}
-			x = x*10 + int(c)
-		}
-		if d = k - d; d == 0 || d > 18 {
+	if n := d.pghpPrefixLen; n > 0 && len(f) > n && string(f[:n]) == string(d.pghpPrefix[:n]) {
+		sec, k, ok1 := pghpField(f, n)
+		ms, _, ok2 := pghpField(f, k)
+		if !ok1 || !ok2 {
 			return &SentenceError{Formatter: "PGHP", Err: ErrMalformed}
 		}
-		v[i] = x
-		if k < len(f) {
-			k++ // the comma
+		if sec > 60 || ms > 999 {
+			return &SentenceError{Formatter: "PGHP", Err: ErrMalformed}
+		}
+		d.pghp = time.Unix(d.pghpMinute+int64(sec), int64(ms)*1e6).UTC()
+		return nil
+	}
+	var v [8]int
+	k, prefix := 0, 0
+	for i := range v {
+		x, next, ok := pghpField(f, k)
+		if !ok {
+			return &SentenceError{Formatter: "PGHP", Err: ErrMalformed}
+		}
+		v[i], k = x, next
+		if i == 5 {
+			prefix = k
 		}
 	}
 	if v[0] != 1 {
@@ -529,8 +540,33 @@ func (d *Decoder) gatehouse(s *Sentence) error {
 		d.pghpDay = day
 		d.pghpMidnight = time.Date(v[1], time.Month(v[2]), v[3], 0, 0, 0, 0, time.UTC).Unix()
 	}
-	d.pghp = time.Unix(d.pghpMidnight+int64(v[4]*3600+v[5]*60+v[6]), int64(v[7])*1e6).UTC()
+	d.pghpMinute = d.pghpMidnight + int64(v[4]*3600+v[5]*60)
+	d.pghpPrefixLen = 0
+	if prefix <= len(d.pghpPrefix) && f[prefix-1] == ',' {
+		d.pghpPrefixLen = copy(d.pghpPrefix[:], f[:prefix])
+	}
+	d.pghp = time.Unix(d.pghpMinute+int64(v[6]), int64(v[7])*1e6).UTC()
 	return nil
+}
+
+// pghpField parses the decimal of 1-18 digits at f[k:] up to the next comma
+// or the end, and returns it and the index after its comma.
+func pghpField(f []byte, k int) (x, next int, ok bool) {
+	d := k
+	for ; k < len(f) && f[k] != ','; k++ {
+		c := f[k] - '0'
+		if c > 9 {
+			return 0, k, false
+		}
+		x = x*10 + int(c)
+	}
+	if d = k - d; d == 0 || d > 18 {
+		return 0, k, false
+	}
+	if k < len(f) {
+		k++ // the comma
+	}
+	return x, k, true
 }
 
 // Flush drops every incomplete multi-sentence message (at the end of an

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -290,5 +291,56 @@ func TestPayloadsAgainstAISGolden(t *testing.T) {
 	}
 	if checked < 6000 {
 		t.Errorf("only %d payloads checked", checked)
+	}
+}
+
+// TestGatehouseMinuteMemo: headers of the same minute (read through the
+// memo of the last header's date and minute), of the next minute, of
+// another day, and bad ones in between, each against the full parse.
+func TestGatehouseMinuteMemo(t *testing.T) {
+	sentence := func(body string) string {
+		var cs byte
+		for i := 1; i < len(body); i++ {
+			cs ^= body[i]
+		}
+		return fmt.Sprintf("%s*%02X", body, cs)
+	}
+	ais := []byte("!AIVDM,1,1,,B,402=481uaUcf;OQ55JS9ITi025Jp,0*2B")
+	d := NewDecoder(Config{})
+	for _, c := range []struct {
+		fields string
+		want   time.Time // zero: the header is malformed
+	}{
+		{"1,2010,6,11,11,46,11,390,231,45,992190934,1,2B", time.Date(2010, 6, 11, 11, 46, 11, 390e6, time.UTC)},
+		{"1,2010,6,11,11,46,12,7,231", time.Date(2010, 6, 11, 11, 46, 12, 7e6, time.UTC)},
+		{"1,2010,6,11,11,46,59,999", time.Date(2010, 6, 11, 11, 46, 59, 999e6, time.UTC)},
+		{"1,2010,6,11,11,46,12,1000", time.Time{}},
+		{"1,2010,6,11,11,46,61,0", time.Time{}},
+		{"1,2010,6,11,11,46,1x,0", time.Time{}},
+		{"1,2010,6,11,11,46,12", time.Time{}},
+		{"1,2010,6,11,11,46,,12", time.Time{}},
+		{"1,2010,6,11,11,46,60,0", time.Date(2010, 6, 11, 11, 47, 0, 0, time.UTC)},
+		{"1,2010,6,11,11,47,0,1", time.Date(2010, 6, 11, 11, 47, 0, 1e6, time.UTC)},
+		{"1,2010,6,12,11,47,0,2", time.Date(2010, 6, 12, 11, 47, 0, 2e6, time.UTC)},
+		{"1,2010,6,1,11,47,0,3", time.Date(2010, 6, 1, 11, 47, 0, 3e6, time.UTC)},
+		{"1,2010,6,12,11,47,5,4", time.Date(2010, 6, 12, 11, 47, 5, 4e6, time.UTC)},
+		{"1,2010,13,12,11,47,5,4", time.Time{}},
+		{"1,2010,6,12,11,47,6,5", time.Date(2010, 6, 12, 11, 47, 6, 5e6, time.UTC)},
+	} {
+		line := sentence("$PGHP," + c.fields)
+		_, err := d.Decode(nil, []byte(line), recv0)
+		if c.want.IsZero() {
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("%s: err %v, want ErrMalformed", line, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		evs, err := d.Decode(nil, ais, recv0)
+		if err != nil || len(evs) != 1 || !evs[0].TagTime.Equal(c.want) {
+			t.Errorf("%s: tag time %v (%v), want %v", line, evs[0].TagTime, err, c.want)
+		}
 	}
 }

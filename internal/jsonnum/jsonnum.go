@@ -98,6 +98,13 @@ func appendUintSlow(b []byte, v uint64) []byte {
 		return append(b, Digits2[2*v], Digits2[2*v+1])
 	}
 	l := len(b)
+	if v >= 1e8 && v < 1e9 { // MMSIs: nine digits, no length to find
+		b = Extend(b, 9)
+		o := (*[9]byte)(b[l:])
+		Put8(o[1:], uint32(v%1e8))
+		o[0] = byte('0' + v/1e8)
+		return b
+	}
 	b = Extend(b, DecimalLen(v))
 	PutDigits(b[l:], v)
 	return b
