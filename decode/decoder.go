@@ -333,6 +333,11 @@ func (d *Decoder) fail(err error) error {
 }
 
 func errorIndex(err error) int {
+	if se, ok := err.(*SentenceError); ok {
+		if _, ok := se.Err.(*aisError); ok { // the common error: no chain to walk
+			return errorAISIndex
+		}
+	}
 	for i, e := range errorNames {
 		if errors.Is(err, e.err) {
 			return i
@@ -446,7 +451,7 @@ func (d *Decoder) vdm(s *Sentence, lineTime, recv time.Time, fn func(*Message)) 
 	}
 	msg, err := d.ais.Decode(payload, fill)
 	if err != nil {
-		se := &SentenceError{Formatter: "VDM", Err: fmt.Errorf("%w: %w", ErrAIS, err)}
+		se := &SentenceError{Formatter: "VDM", Err: &aisError{err}}
 		if s.Formatter[2] == 'O' {
 			se.Formatter = "VDO"
 		}

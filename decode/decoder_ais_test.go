@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keelson/keelson"
+	"github.com/keelson/keelson/decode/ais"
 )
 
 // TestCountsAIS checks every AIS capture's counts. "payloads" is the number
@@ -342,5 +343,26 @@ func TestGatehouseMinuteMemo(t *testing.T) {
 		if err != nil || len(evs) != 1 || !evs[0].TagTime.Equal(c.want) {
 			t.Errorf("%s: tag time %v (%v), want %v", line, evs[0].TagTime, err, c.want)
 		}
+	}
+}
+
+// TestAISError: the error of a payload that does not decode matches
+// ErrAIS and the decode/ais error, reads as fmt.Errorf("%w: %w") would,
+// and is counted under "ais" (errorIndex's fast path).
+func TestAISError(t *testing.T) {
+	d := NewDecoder(Config{})
+	_, err := d.Decode(nil, []byte("!AIVDM,1,1,,A,1,0*17"), recv0) // one character: too short
+	if !errors.Is(err, ErrAIS) || !errors.Is(err, ais.ErrShort) {
+		t.Fatalf("err %v", err)
+	}
+	var se *SentenceError
+	if !errors.As(err, &se) {
+		t.Fatalf("err %T", err)
+	}
+	if want := fmt.Errorf("%w: %w", ErrAIS, se.Err.(*aisError).err).Error(); se.Err.Error() != want {
+		t.Errorf("Error() %q, want %q", se.Err.Error(), want)
+	}
+	if ErrorName(err) != "ais" || errorNames[errorIndex(err)].name != "ais" || d.Stats().ByError["ais"] != 1 {
+		t.Errorf("counted as %q / %v", ErrorName(err), d.Stats().ByError)
 	}
 }

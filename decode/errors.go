@@ -130,3 +130,20 @@ func trimPrefix(s string) string {
 	}
 	return s
 }
+
+// aisError is ErrAIS wrapping a decode/ais error: what
+// fmt.Errorf("%w: %w", ErrAIS, err) makes, without the formatting.
+type aisError struct{ err error }
+
+func (e *aisError) Error() string   { return ErrAIS.Error() + ": " + e.err.Error() }
+func (e *aisError) Unwrap() []error { return []error{ErrAIS, e.err} }
+
+// errorAISIndex is the index of ErrAIS in errorNames.
+var errorAISIndex = func() int {
+	for i, e := range errorNames {
+		if e.err == ErrAIS {
+			return i
+		}
+	}
+	return len(errorNames)
+}()
