@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -423,5 +424,30 @@ func TestFill(t *testing.T) {
 	e = decode("@01uEOPhqwEP<P00", 0) // type 16
 	if e.Kind != keelson.KindAIS || e.Position != nil || len(e.AIS) == 0 {
 		t.Errorf("%+v", e)
+	}
+}
+
+// TestDecodeErrorText: the errors of payloads of unknown type, too short
+// for their type and cut in a field read as fmt.Errorf would write them,
+// and match their sentinels.
+func TestDecodeErrorText(t *testing.T) {
+	var d Decoder
+	for _, c := range []struct {
+		payload string
+		fill    int
+		want    string
+		is      error
+	}{
+		{"0", 0, "ais: unknown message type: 0", ErrUnknownType},
+		{"1", 0, "ais: message too short: type 1 has 6 bits, needs 149", ErrShort},
+	} {
+		_, err := d.Decode([]byte(c.payload), c.fill)
+		if err == nil || err.Error() != c.want || !errors.Is(err, c.is) {
+			t.Errorf("%q: %v, want %q", c.payload, err, c.want)
+		}
+	}
+	e := &decodeError{err: ErrShort, form: formRead, t: 5, n: 300}
+	if want := fmt.Errorf("%w: type %d (%d bits)", ErrShort, 5, 300).Error(); e.Error() != want || !errors.Is(e, ErrShort) {
+		t.Errorf("%q, want %q", e.Error(), want)
 	}
 }

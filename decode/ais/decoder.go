@@ -52,10 +52,10 @@ func (d *Decoder) start(bits Bits) (Reader, uint8, error) {
 	r := bits.Reader()
 	t := uint8(r.Uint(6))
 	if t == 0 || t > 27 {
-		return r, t, fmt.Errorf("%w: %d", ErrUnknownType, t)
+		return r, t, &decodeError{err: ErrUnknownType, form: formUnknown, t: t}
 	}
 	if bits.n < minBits[t] {
-		return r, t, fmt.Errorf("%w: type %d has %d bits, needs %d", ErrShort, t, bits.n, minBits[t])
+		return r, t, &decodeError{err: ErrShort, form: formShort, t: t, n: bits.n, need: minBits[t]}
 	}
 	if cap(d.msgs.arena) == 0 {
 		d.msgs.arena = make([]byte, 0, 256)
@@ -67,7 +67,7 @@ func (d *Decoder) start(bits Bits) (Reader, uint8, error) {
 // finish checks the reader's error and keeps gpsd's type 24 state.
 func (d *Decoder) finish(m Message, t uint8, r *Reader) (Message, error) {
 	if err := r.Err(); err != nil {
-		return nil, fmt.Errorf("%w: type %d (%d bits)", err, t, r.Len())
+		return nil, &decodeError{err: err, form: formRead, t: t, n: r.Len()}
 	}
 	if t == 24 {
 		d.msgs.t24.after24(&d.msgs.mStaticDataReport, r)
@@ -96,3 +96,31 @@ func FillPayload(e *keelson.Event, m Message) {
 	e.AIS = e.AIS[:0]
 	fill(e, m)
 }
+
+// decodeError is a sentinel error with the message type and lengths, the
+// text made only when asked for (bad payloads are common in real feeds,
+// and formatting each one cost more than decoding it).
+type decodeError struct {
+	err     error
+	form    uint8
+	t       uint8
+	n, need int
+}
+
+const (
+	formUnknown = iota // "%w: %d" (type)
+	formShort          // "%w: type %d has %d bits, needs %d"
+	formRead           // "%w: type %d (%d bits)"
+)
+
+func (e *decodeError) Error() string {
+	switch e.form {
+	case formUnknown:
+		return fmt.Sprintf("%v: %d", e.err, e.t)
+	case formShort:
+		return fmt.Sprintf("%v: type %d has %d bits, needs %d", e.err, e.t, e.n, e.need)
+	}
+	return fmt.Sprintf("%v: type %d (%d bits)", e.err, e.t, e.n)
+}
+
+func (e *decodeError) Unwrap() error { return e.err }
