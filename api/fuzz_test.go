@@ -107,3 +107,29 @@ func FuzzScopeJSON(f *testing.F) {
 		}
 	})
 }
+
+// The {id} of /v1/vessels/{id}: an MMSI (digits only) or an own-ship
+// vessel id, never both, and nothing that could reach SQL as text other
+// than letters, digits and _ . : - (it is a parameter anyway).
+func FuzzParseVesselID(f *testing.F) {
+	for _, s := range []string{"211000001", "000000001", "0", "1234567890", "zeus", "9V-ABC", "a.b:c_d-e", "-x", "ze'us", "é", "a b", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, own, err := parseVesselID("id", s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidParam) || m != 0 || own != "" {
+				t.Fatalf("%q: %v %v %q", s, err, m, own)
+			}
+			return
+		}
+		switch {
+		case m != 0 && own != "", m == 0 && own == "":
+			t.Fatalf("%q: mmsi %v and vessel %q", s, m, own)
+		case m != 0 && (!allDigits(s) || m > 999999999):
+			t.Fatalf("%q accepted as MMSI %v", s, m)
+		case own != "" && (own != s || allDigits(s) || len(s) > 64 || !vesselName.MatchString(s)):
+			t.Fatalf("%q accepted as vessel %q", s, own)
+		}
+	})
+}
