@@ -56,13 +56,24 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = append(b, `,"tag_time":`...)
 		b = appendJSONTime(b, e.TagTime)
 	}
-	b = append(b, `,"source":{`...)
-	n := len(b)
-	b = appendStringField(b, n, `"collector":`, e.Source.Collector)
-	b = appendStringField(b, n, `"input":`, e.Source.Input)
-	b = appendStringField(b, n, `"station":`, e.Source.Station)
-	b = appendStringField(b, n, `"talker":`, e.Source.Talker)
-	b = appendStringField(b, n, `"channel":`, e.Source.Channel)
+	if src := &e.Source; src.Collector == "" && src.Input == "" && src.Station == "" &&
+		len(src.Talker) == 2 && safeByte(src.Talker[0]) && safeByte(src.Talker[1]) &&
+		len(src.Channel) == 1 && safeByte(src.Channel[0]) {
+		// The source of most AIS events, in one copy and three bytes.
+		const tmpl = `,"source":{"talker":"..","channel":"."`
+		l := len(b)
+		b = append(b, tmpl...)
+		o := b[l:]
+		o[21], o[22], o[36] = src.Talker[0], src.Talker[1], src.Channel[0]
+	} else {
+		b = append(b, `,"source":{`...)
+		n := len(b)
+		b = appendStringField(b, n, `"collector":`, e.Source.Collector)
+		b = appendStringField(b, n, `"input":`, e.Source.Input)
+		b = appendStringField(b, n, `"station":`, e.Source.Station)
+		b = appendStringField(b, n, `"talker":`, e.Source.Talker)
+		b = appendStringField(b, n, `"channel":`, e.Source.Channel)
+	}
 	if e.MMSI != 0 {
 		b = append(b, `},"mmsi":`...)
 		b = jsonnum.AppendUint(b, uint64(e.MMSI))
@@ -621,6 +632,9 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 	}
 	return t
 }()
+
+// safeByte reports whether encoding/json writes c as it is.
+func safeByte(c byte) bool { return c < utf8.RuneSelf && jsonSafe[c] }
 
 const hexDigits = "0123456789abcdef"
 

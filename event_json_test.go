@@ -501,3 +501,33 @@ func TestAppendJSONTimeMemo(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// TestEventSourceFastPath: the one-copy source of AIS events (two-byte
+// talker, one-byte channel, nothing else) for every kind of byte in each
+// place, and the cases next to it, against encoding/json.
+func TestEventSourceFastPath(t *testing.T) {
+	bytesToTry := []byte{'A', 'I', 'B', '1', '-', ' ', '"', '\\', '<', '>', '&', 0, '\n', 0x7f, 0x80, 0xc3, 0xff}
+	check := func(src Source) {
+		e := Event{V: 1, Kind: KindPosition, Received: time.Unix(1e9, 0).UTC(), Source: src, MMSI: 244123456}
+		want, err := json.Marshal(&e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.AppendJSON(nil); !bytes.Equal(got, want) {
+			t.Fatalf("%+q:\n got %s\nwant %s", src, got, want)
+		}
+	}
+	for _, a := range bytesToTry {
+		for _, b := range bytesToTry {
+			for _, c := range bytesToTry {
+				check(Source{Talker: string([]byte{a, b}), Channel: string([]byte{c})})
+			}
+			check(Source{Talker: string([]byte{a, b})})
+			check(Source{Talker: string([]byte{a, b}), Channel: "AB"})
+			check(Source{Talker: string([]byte{a}), Channel: string([]byte{b})})
+			check(Source{Talker: string([]byte{a, b}), Channel: "A", Station: "s"})
+			check(Source{Talker: string([]byte{a, b}), Channel: "A", Collector: "c"})
+			check(Source{Talker: string([]byte{a, b}), Channel: "A", Input: "i"})
+		}
+	}
+}
