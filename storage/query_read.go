@@ -208,13 +208,15 @@ func centi(c uint16) keelson.Float {
 // vessel-day, 300 random runs, BenchmarkQueryBare): the old query
 // interpreter plans this one-table point read ~1 ms faster than the
 // analyzer (the analyzer resolves every column of the 30-column table),
-// JIT lookups of the filter cost ~0.2 ms for nothing on ~70 rows, and the
-// minmax skip indexes ~0.15 ms for nothing (the primary key already
-// narrows a vessel-day to one or two granules). Formatting ~70 rows on
+// and JIT lookups of the filter cost ~0.2 ms for nothing on ~70 rows.
+// (Without the minmax skip indexes it is 0.15 ms faster where the primary
+// key finds the vessel-day's one or two granules, (mmsi, vessel, ts, ...),
+// but 2.5 times slower where it cannot, (toDate(ts), mmsi, ...): 59
+// granules read instead of 5.) Formatting ~70 rows on
 // a pool of threads (the engine's default) adds nothing to the median but
 // doubles the tail on a busy machine (p99 24 -> 12 ms at load average 6).
 // The block cache (Options.BlockCache) keeps the decompressed blocks.
-var trackSettings = Settings{"enable_analyzer": 0, "compile_expressions": 0, "use_skip_indexes": 0,
+var trackSettings = Settings{"enable_analyzer": 0, "compile_expressions": 0,
 	"output_format_parallel_formatting": 0, "use_uncompressed_cache": 1}
 
 // trackSettings are the Reader's settings plus, on the embedded engine,
