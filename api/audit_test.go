@@ -37,6 +37,8 @@ func (e *testEnv) storageRoutes(m keelson.MMSI) []struct {
 		{"GET", "/v1/vessels/" + m.String() + "/track?" + win, "", all},
 		{"GET", "/v1/vessels/zeus", "", all},
 		{"GET", "/v1/vessels/zeus/track?" + win, "", all},
+		{"GET", "/v1/ownships", "", all},
+		{"GET", "/v1/ownships", "", delayed},
 		{"GET", "/v1/positions?" + win, "", all},
 		{"GET", "/v1/positions?mmsi=" + m.String() + "&" + win, "", all},
 		{"GET", "/v1/positions?format=parquet&" + win, "", all},
@@ -68,6 +70,9 @@ func (b brokenStore) OwnShipLatest(context.Context, string, time.Time) (storage.
 	return storage.PositionRow{}, b.err
 }
 func (b brokenStore) OwnShipTrack(context.Context, storage.OwnShipTrackQuery, func(*storage.PositionRow) error) error {
+	return b.err
+}
+func (b brokenStore) OwnShips(context.Context, time.Time, func(*storage.OwnShipRow) error) error {
 	return b.err
 }
 func (b brokenStore) Positions(context.Context, storage.PositionQuery, func(*storage.PositionRow) error) error {

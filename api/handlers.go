@@ -200,6 +200,40 @@ func (s *Server) ownShip(w http.ResponseWriter, r *http.Request, k *Key, vessel 
 	return err
 }
 
+// GET /v1/ownships: every own-ship vessel stored without an MMSI that the
+// key may see, with its latest position as of the key's cutoff.
+func (s *Server) handleOwnShips(w http.ResponseWriter, r *http.Request, k *Key) error {
+	q, err := newQuery(r.URL.RawQuery, "bbox", "format")
+	if err != nil {
+		return err
+	}
+	b := world
+	if q.has("bbox") {
+		if b, err = parseBBox("bbox", q.get("bbox")); err != nil {
+			return err
+		}
+	}
+	f, err := parseFormat("format", q.get("format"), listFormats)
+	if err != nil {
+		return err
+	}
+	var before time.Time // live: the latest table
+	if k.Scope.Delay > 0 {
+		before = k.Scope.cutoff(s.now())
+	}
+	return writeList(s, w, "ownships", ownShipTable, f, 0, func(emit func(*ownRow) error) error {
+		var row ownRow
+		return s.store.OwnShips(r.Context(), before, func(o *storage.OwnShipRow) error {
+			p := o.Position.Point()
+			if !k.Scope.allowsVessel(o.Vessel) || !b.Contains(p) || !k.Scope.allowsPoint(p) {
+				return nil
+			}
+			row = ownRow{Vessel: o.Vessel, Pos: o.Position}
+			return emit(&row)
+		})
+	}, nil)
+}
+
 // GET /v1/vessels
 func (s *Server) handleVessels(w http.ResponseWriter, r *http.Request, k *Key) error {
 	q, err := newQuery(r.URL.RawQuery, "bbox", "ship_type", "updated_since", "limit", "cursor", "format")

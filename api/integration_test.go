@@ -140,7 +140,7 @@ func TestOpenEndpointsAndAuth(t *testing.T) {
 		e.call(t, "GET", p, "", "", 200, nil)
 	}
 	for _, p := range []string{"/v1/vessels", "/v1/vessels/211000001", "/v1/vessels/near?lat=1&lon=1", "/v1/vessels/211000001/track",
-		"/v1/positions", "/v1/observations", "/v1/stream"} {
+		"/v1/vessels/zeus", "/v1/vessels/zeus/track", "/v1/ownships", "/v1/positions", "/v1/observations", "/v1/stream"} {
 		r := e.call(t, "GET", p, "", "", 401, nil)
 		if r.Header.Get("WWW-Authenticate") == "" {
 			t.Errorf("%s: no WWW-Authenticate", p)

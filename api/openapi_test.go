@@ -56,6 +56,8 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"GET", "/v1/vessels?limit=5&format=csv", full, "", 200},
 		{"GET", "/v1/vessels?limit=5&format=parquet", full, "", 200},
 		{"GET", "/v1/vessels/near?lat=55.7&lon=12.6&limit=5&ship_type=70,80", full, "", 200},
+		{"GET", "/v1/ownships", full, "", 200},
+		{"GET", "/v1/ownships?format=geojson&bbox=0,40,20,60", full, "", 200},
 		{"GET", "/v1/vessels/near?lat=55.7&lon=12.6&format=geojson", full, "", 200},
 		{"GET", "/v1/vessels/" + m + "/track?" + win, full, "", 200},
 		{"GET", "/v1/vessels/" + m + "/track?format=json&simplify=50&" + win, full, "", 200},

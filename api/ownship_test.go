@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -104,7 +105,36 @@ func TestOwnShip(t *testing.T) {
 		sameRows(t, "own-ship track "+format, e.rows(t, "/v1/vessels/zeus/track?format="+format+"&"+win, k, format), pg.Data)
 	}
 
+	// The list of own ships: zeus at the same latest position, every format.
+	var ol page
+	e.call(t, "GET", "/v1/ownships", k, "", 200, &ol)
+	if len(ol.Data) != 1 || ol.Data[0]["vessel"] != "zeus" || ol.Data[0].point() != v.point() || ol.Data[0]["time"] != v["time"] || ol.Next != "" {
+		t.Fatalf("ownships: %+v, want %v", ol, v)
+	}
+	for _, format := range []string{"csv", "ndjson", "parquet", "geojson"} {
+		sameRows(t, "ownships "+format, e.rows(t, "/v1/ownships?format="+format, k, format), ol.Data)
+	}
+	p := last.Position.Point
+	e.call(t, "GET", fmt.Sprintf("/v1/ownships?bbox=%f,%f,%f,%f", p[0]+0.5, p[1], p[0]+1, p[1]+1), k, "", 200, &ol)
+	if len(ol.Data) != 0 {
+		t.Fatalf("ownships outside the bbox: %v", ol.Data)
+	}
+	for _, bad := range []string{"bbox=1,2,3", "format=xml", "limit=5", "vessel=zeus"} {
+		e.call(t, "GET", "/v1/ownships?"+bad, k, "", 400, nil)
+	}
+
 	t.Run("allowlists", func(t *testing.T) {
+		var ol page
+		e.call(t, "GET", "/v1/ownships", e.key(t, Scope{Vessels: []string{"zeus"}}), "", 200, &ol)
+		if len(ol.Data) != 1 {
+			t.Fatalf("ownships for the zeus key: %v", ol.Data)
+		}
+		for _, s := range []Scope{{Vessels: []string{"other"}}, {MMSIs: []keelson.MMSI{e.busiest()}}} {
+			e.call(t, "GET", "/v1/ownships", e.key(t, s), "", 200, &ol)
+			if len(ol.Data) != 0 {
+				t.Fatalf("ownships for %+v: %v", s, ol.Data)
+			}
+		}
 		own := e.key(t, Scope{Vessels: []string{"zeus"}})
 		e.call(t, "GET", "/v1/vessels/zeus", own, "", 200, nil)
 		e.call(t, "GET", "/v1/vessels/zeus/track?resample=10m&"+win, own, "", 200, nil)
@@ -129,6 +159,10 @@ func TestOwnShip(t *testing.T) {
 		in := e.key(t, Scope{Region: orb.MultiPolygon{around}, Export: true})
 		e.call(t, "GET", "/v1/vessels/zeus", in, "", 200, nil)
 		var pg page
+		e.call(t, "GET", "/v1/ownships", in, "", 200, &pg)
+		if len(pg.Data) != 1 {
+			t.Fatalf("ownships in the region: %v", pg.Data)
+		}
 		e.call(t, "GET", "/v1/vessels/zeus/track?format=json&"+win, in, "", 200, &pg)
 		b := around.Bound()
 		if len(pg.Data) == 0 || len(pg.Data) >= tr.Properties.Points {
@@ -142,6 +176,9 @@ func TestOwnShip(t *testing.T) {
 		far := orb.Polygon{{{-10, -10}, {-9, -10}, {-9, -9}, {-10, -9}, {-10, -10}}}
 		out := e.key(t, Scope{Region: orb.MultiPolygon{far}, Export: true})
 		e.call(t, "GET", "/v1/vessels/zeus", out, "", 403, nil)
+		if e.call(t, "GET", "/v1/ownships", out, "", 200, &pg); len(pg.Data) != 0 {
+			t.Fatalf("ownships outside the region: %v", pg.Data)
+		}
 		e.call(t, "GET", "/v1/vessels/zeus/track?format=json&"+win, out, "", 200, &pg)
 		if len(pg.Data) != 0 {
 			t.Fatalf("track outside the region: %d points", len(pg.Data))
@@ -157,6 +194,11 @@ func TestOwnShip(t *testing.T) {
 		if v.time("time").After(mid) || v.time("time").Before(mid.Add(-time.Minute)) {
 			t.Fatalf("delayed own ship at %v, cutoff %v", v["time"], mid)
 		}
+		var ol page
+		e.call(t, "GET", "/v1/ownships", dk, "", 200, &ol)
+		if len(ol.Data) != 1 || ol.Data[0]["time"] != v["time"] || ol.Data[0].point() != v.point() {
+			t.Fatalf("delayed ownships: %v, want %v", ol.Data, v)
+		}
 		var pg page
 		e.call(t, "GET", "/v1/vessels/zeus/track?format=json&"+win, dk, "", 200, &pg)
 		if len(pg.Data) == 0 || len(pg.Data) >= tr.Properties.Points {
@@ -170,11 +212,15 @@ func TestOwnShip(t *testing.T) {
 		// Before its first fix the own ship is not there yet.
 		early := e.key(t, Scope{Delay: Duration(e.now.Sub(fixes[0].Received) + time.Minute)})
 		e.call(t, "GET", "/v1/vessels/zeus", early, "", 404, nil)
+		if e.call(t, "GET", "/v1/ownships", early, "", 200, &ol); len(ol.Data) != 0 {
+			t.Fatalf("ownships before the first fix: %v", ol.Data)
+		}
 	})
 
 	t.Run("aggregated and export", func(t *testing.T) {
 		agg := e.key(t, Scope{Aggregated: true})
 		e.call(t, "GET", "/v1/vessels/zeus", agg, "", 200, nil)
+		e.call(t, "GET", "/v1/ownships", agg, "", 200, nil)
 		e.call(t, "GET", "/v1/vessels/zeus/track", agg, "", 403, nil)
 		// Without export rights a track is at most one page of points.
 		srv, err := New(Config{Store: e.db.Reader(storage.QueryLimits{}), Keys: e.db, Now: func() time.Time { return e.now },

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +61,9 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/v1/vessels", h: s.handleVessels, id: "listVessels", summary: "Latest position of every vessel in an area",
 			params: []param{pBBox, pShipType, {name: "updated_since", in: "query", typ: "date-time", desc: "Only vessels with a position after this time."}, pLimit, pCursor, pFormat},
 			schema: "Vessel", formats: listFormats, list: true},
+		{method: "GET", pattern: "/v1/ownships", h: s.handleOwnShips, id: "listOwnShips", summary: "Own-ship vessels stored without an MMSI, with their latest position",
+			desc:   "The own ships whose collector was given a vessel id but no MMSI (those with an MMSI are vessels like any other), as of the key's cutoff; each id also serves /v1/vessels/{id} and its track. Ordered by vessel id, not paged.",
+			params: []param{pBBox, pFormat}, schema: "OwnShip", formats: listFormats, list: true},
 		{method: "GET", pattern: "/v1/vessels/near", h: s.handleNear, id: "nearVessels", summary: "Nearest vessels to a point, with their distance",
 			params: []param{{name: "lat", in: "query", typ: "number", required: true, min: num(-90), max: num(90), desc: "Latitude, degrees."},
 				{name: "lon", in: "query", typ: "number", required: true, min: num(-180), max: num(180), desc: "Longitude, degrees."},
@@ -325,7 +329,7 @@ func (s *Server) operation(rt route) map[string]any {
 	if !rt.public {
 		h := map[string]any{"X-RateLimit-Limit": headerRef("X-RateLimit-Limit"), "X-RateLimit-Remaining": headerRef("X-RateLimit-Remaining"),
 			"X-RateLimit-Reset": headerRef("X-RateLimit-Reset")}
-		if rt.list && rt.id != "nearVessels" {
+		if slices.ContainsFunc(rt.params, func(p param) bool { return p.name == "cursor" }) {
 			h["X-Next-Cursor"] = headerRef("X-Next-Cursor")
 		}
 		ok["headers"] = h

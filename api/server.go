@@ -42,6 +42,7 @@ type Store interface {
 	// an MMSI (by vessel id); OwnShipLatest wraps storage.ErrNotFound.
 	OwnShipLatest(ctx context.Context, vessel string, before time.Time) (storage.PositionRow, error)
 	OwnShipTrack(ctx context.Context, q storage.OwnShipTrackQuery, fn func(*storage.PositionRow) error) error
+	OwnShips(ctx context.Context, before time.Time, fn func(*storage.OwnShipRow) error) error
 	Positions(ctx context.Context, q storage.PositionQuery, fn func(*storage.PositionRow) error) error
 	Observations(ctx context.Context, q storage.ObservationQuery, fn func(*storage.ObservationRow) error) error
 	Telemetry(ctx context.Context, q storage.TelemetryQuery, fn func(*storage.TelemetryRow) error) error
