@@ -60,10 +60,13 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		len(src.Talker) == 2 && safeByte(src.Talker[0]) && safeByte(src.Talker[1]) &&
 		len(src.Channel) == 1 && safeByte(src.Channel[0]) {
 		// The source of most AIS events, in one copy and three bytes.
-		const tmpl = `,"source":{"talker":"..","channel":"."`
+		// `,"source":{"talker":"..","channel":"."` in pieces of at most 16
+		// bytes (copied inline; a longer constant is a call to memmove).
 		l := len(b)
-		b = append(b, tmpl...)
-		o := b[l:]
+		b = append(b, `,"source":{"talk`...)
+		b = append(b, `er":"..","channe`...)
+		b = append(b, `l":"."`...)
+		o := b[l : l+38]
 		o[21], o[22], o[36] = src.Talker[0], src.Talker[1], src.Channel[0]
 	} else {
 		b = append(b, `,"source":{`...)
@@ -127,21 +130,23 @@ func (e *Event) AppendJSON(b []byte) []byte {
 // appendJSON appends `,"position":` and the object of p.
 func (p *Position) appendJSON(b []byte) []byte {
 	// Constant keys merged with the constants between them (brackets, the
-	// class, the two flags): fewer, longer copies.
-	b = append(b, `,"position":{"point":[`...)
+	// class) up to 16 bytes, which the compiler copies inline (longer ones
+	// call memmove).
+	b = append(b, `,"position":`...)
+	b = append(b, `{"point":[`...)
 	b = appendCoordinate(b, p.Point[0])
 	b = append(b, ',')
 	b = appendCoordinate(b, p.Point[1])
 	switch p.Class {
 	case ClassA:
-		b = append(b, `],"class":"A","sog":`...)
+		b = append(b, `],"class":"A"`...)
 	case ClassB:
-		b = append(b, `],"class":"B","sog":`...)
+		b = append(b, `],"class":"B"`...)
 	default:
 		b = append(b, `],"class":`...)
 		b = appendJSONString(b, string(p.Class), true)
-		b = append(b, `,"sog":`...)
 	}
+	b = append(b, `,"sog":`...)
 	b = appendFloat(b, p.SOG)
 	b = append(b, `,"cog":`...)
 	b = appendFloat(b, p.COG)
@@ -151,16 +156,11 @@ func (p *Position) appendJSON(b []byte) []byte {
 	b = appendFloat(b, p.ROT)
 	b = append(b, `,"nav_status":`...)
 	b = jsonnum.AppendUint(b, uint64(p.NavStatus))
-	switch {
-	case p.Accuracy && p.RAIM:
-		b = append(b, `,"accuracy":true,"raim":true,"second":`...)
-	case p.Accuracy:
-		b = append(b, `,"accuracy":true,"raim":false,"second":`...)
-	case p.RAIM:
-		b = append(b, `,"accuracy":false,"raim":true,"second":`...)
-	default:
-		b = append(b, `,"accuracy":false,"raim":false,"second":`...)
-	}
+	b = append(b, `,"accuracy":`...)
+	b = strconv.AppendBool(b, p.Accuracy)
+	b = append(b, `,"raim":`...)
+	b = strconv.AppendBool(b, p.RAIM)
+	b = append(b, `,"second":`...)
 	b = jsonnum.AppendUint(b, uint64(p.Second))
 	b = appendFloatOmit(b, `,"altitude":`, p.Altitude)
 	b = appendUintOmit(b, `,"fix_quality":`, uint64(p.FixQuality))
