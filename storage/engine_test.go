@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,11 +206,16 @@ func TestTrackMatchesAliasColumns(t *testing.T) {
 		}
 	}
 	r := db.Reader(QueryLimits{})
+	// The layout check agrees with the sorting key Migrate gave the table.
+	if got, want := r.positionsByDay(ctx), strings.HasPrefix(positionsOrder, "toDate(ts)"); got != want {
+		t.Fatalf("positionsByDay %v, sorting key %q", got, positionsOrder)
+	}
 	same := func(a, b keelson.Float) bool { return a == b || !a.Valid() && !b.Valid() }
 	for _, q := range []TrackQuery{
 		{MMSI: 219000001, From: t0, To: t0.Add(40 * time.Hour)},
 		{MMSI: 219000002, From: t0.Add(3 * time.Hour), To: t0.Add(9 * time.Hour)},
 		{MMSI: 219000000, From: t0, To: t0.Add(40 * time.Hour), Limit: 50},
+		{MMSI: 219000002, From: t0.Add(-10 * 24 * time.Hour), To: t0.Add(20 * 24 * time.Hour)}, // no day list
 	} {
 		var got, want []PositionRow
 		if err := r.Track(ctx, q, func(p *PositionRow) error { got = append(got, *p); return nil }); err != nil {
@@ -331,6 +337,27 @@ func TestEngineManyBlocks(t *testing.T) {
 		rows.Close()
 		if n != 250_000 || sum != 250_000*249_999/2 {
 			t.Fatalf("whole=%v: %d rows, sum %d", whole, n, sum)
+		}
+	}
+}
+
+func TestTrackDays(t *testing.T) {
+	d := time.Date(2026, 10, 12, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		from, to time.Time
+		want     []string
+	}{
+		{d, d.Add(24 * time.Hour), []string{"2026-10-12"}},
+		{d.Add(5 * time.Hour), d.Add(29 * time.Hour), []string{"2026-10-12", "2026-10-13"}},
+		{d.Add(-time.Millisecond), d.Add(time.Millisecond), []string{"2026-10-11", "2026-10-12"}},
+		{d.In(time.FixedZone("X", 3600)), d.Add(time.Hour), []string{"2026-10-12"}}, // UTC days
+		{d, d.Add(7 * 24 * time.Hour), []string{"2026-10-12", "2026-10-13", "2026-10-14", "2026-10-15", "2026-10-16", "2026-10-17", "2026-10-18"}},
+		{d, d.Add(7*24*time.Hour + 1), nil}, // longer than a week
+		{d, d, nil},
+		{d.Add(time.Hour), d, nil},
+	} {
+		if got := trackDays(c.from, c.to); !slices.Equal(got, c.want) {
+			t.Errorf("trackDays(%v, %v) = %q, want %q", c.from, c.to, got, c.want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/keelson/keelson"
@@ -16,6 +17,7 @@ import (
 type Reader struct {
 	db       *DB
 	settings Settings
+	byDay    atomic.Int32 // positions sorted by day first: 0 not known yet, 1 no, 2 yes
 }
 
 // Reader returns a Reader whose queries are capped by l.
@@ -235,11 +237,58 @@ func (r *Reader) trackSettings() Settings {
 	return s
 }
 
+// trackDays are the UTC days of [from, to) when they are few (at most a
+// week), else nil. Where positions are sorted by day first (schema 4 for
+// new databases: (toDate(ts), mmsi, ...)), a time range alone is one key
+// range from the vessel in the first day to the vessel in the last, about
+// a day of every vessel's rows; naming the days lets the key find the
+// vessel in each day (a vessel-day reads 2 granules instead of 59 of 1,221
+// on the 10M-row benchmark table: 10.6 -> 6.5 ms of CPU). Sorted by vessel
+// first, the key needs no help and the condition costs 0.4 ms, so it is
+// added on the day-first layout only (positionsByDay).
+func trackDays(from, to time.Time) []string {
+	if !from.Before(to) || to.Sub(from) > 7*24*time.Hour {
+		return nil
+	}
+	var days []string
+	for d := from.UTC().Truncate(24 * time.Hour); d.Before(to); d = d.Add(24 * time.Hour) {
+		days = append(days, d.Format(time.DateOnly))
+	}
+	return days
+}
+
+// positionsByDay tells whether the positions table is sorted by day first,
+// from its sorting key (fixed when the table was created); false while it
+// cannot be told (no table yet, an error), and asked again then.
+func (r *Reader) positionsByDay(ctx context.Context) bool {
+	switch r.byDay.Load() {
+	case 1:
+		return false
+	case 2:
+		return true
+	}
+	var key string
+	err := r.db.QueryRow(ctx, "SELECT sorting_key FROM system.tables WHERE database = currentDatabase()"+
+		" AND name IN ('positions', 'positions_local') AND sorting_key != '' LIMIT 1", nil, &key)
+	if err != nil {
+		return false
+	}
+	if strings.HasPrefix(key, "toDate(ts)") {
+		r.byDay.Store(2)
+		return true
+	}
+	r.byDay.Store(1)
+	return false
+}
+
 // Track streams one vessel's positions in [From, To) ordered by time.
 func (r *Reader) Track(ctx context.Context, q TrackQuery, fn func(*PositionRow) error) error {
 	w := where{p: Params{}}
 	w.add("mmsi = {mmsi:UInt32}", "mmsi", uint32(q.MMSI))
 	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", q.From, "to", q.To)
+	if days := trackDays(q.From, q.To); days != nil && r.positionsByDay(ctx) {
+		w.add("toDate(ts) IN {days:Array(Date)}", "days", days)
+	}
 	w.add(fmt.Sprintf("bitAnd(flags, %d) = 0", badPos))
 	// FINAL merges the rows of one broadcast heard by several receivers
 	// (cheaper than LIMIT 1 BY: measured 350 vs 520 ms per 1M rows).
