@@ -132,6 +132,9 @@ type Decoder struct {
 	msg     Message
 	raw1    [1][]byte
 	pghp    time.Time
+	// lineTime and recv are the receive-time prefix of the line being
+	// scanned and its reception time.
+	lineTime, recv time.Time
 	// pghpDay is the date of the last $PGHP header, pghpMidnight its start.
 	pghpDay      [3]int
 	pghpMidnight int64
@@ -296,14 +299,16 @@ func (d *Decoder) Scan(line []byte, recv time.Time, fn func(*Message)) error {
 	if len(line) == 0 || line[0] == '#' {
 		return nil
 	}
-	var lineTime time.Time
+	// The line's times, for the sentences of the line (kept in d rather
+	// than passed down: fewer arguments to move per sentence).
+	d.lineTime, d.recv = time.Time{}, recv
 	if line[0] >= '0' && line[0] <= '9' {
-		lineTime, line = LeadingTime(line)
+		d.lineTime, line = LeadingTime(line)
 	}
 	var first error
 	found := false
 	for len(line) > 0 {
-		n, err := Frame(&d.sent, line, d.cfg.Lenient)
+		n, err := frame(&d.sent, line, d.cfg.Lenient)
 		line = line[n:]
 		if err == ErrNoSentence {
 			if !found && first == nil {
@@ -313,7 +318,7 @@ func (d *Decoder) Scan(line []byte, recv time.Time, fn func(*Message)) error {
 		}
 		found = true
 		if err == nil {
-			err = d.sentence(&d.sent, lineTime, recv, fn)
+			err = d.sentence(&d.sent, fn)
 		}
 		if err != nil && err != ErrIncomplete {
 			err = d.fail(err)
@@ -347,16 +352,16 @@ func errorIndex(err error) int {
 }
 
 // sentence handles one framed sentence.
-func (d *Decoder) sentence(s *Sentence, lineTime, recv time.Time, fn func(*Message)) error {
+func (d *Decoder) sentence(s *Sentence, fn func(*Message)) error {
 	f := s.Formatter
 	if s.Start == '!' && len(f) == 3 && f[0] == 'V' && f[1] == 'D' && (f[2] == 'M' || f[2] == 'O') {
-		return d.vdm(s, lineTime, recv, fn)
+		return d.vdm(s, fn)
 	}
 	if s.Start == '$' && string(f) == "PGHP" {
 		return d.gatehouse(s)
 	}
 	if s.Start == '$' {
-		return d.ownShip(s, lineTime, fn)
+		return d.ownShip(s, fn)
 	}
 	d.skip(f)
 	return nil
@@ -385,14 +390,14 @@ func (d *Decoder) intern(b []byte) string {
 var channels = [256]string{'A': "A", 'B': "B", '1': "1", '2': "2", 'C': "C", 'D': "D", 'X': "X", 'Y': "Y"}
 
 // vdm handles an AIS sentence.
-func (d *Decoder) vdm(s *Sentence, lineTime, recv time.Time, fn func(*Message)) error {
+func (d *Decoder) vdm(s *Sentence, fn func(*Message)) error {
 	a := &d.fields
 	if err := ParseAIS(a, s.Fields); err != nil {
 		return err
 	}
 	tagTime := s.Tag.Time
 	if tagTime.IsZero() {
-		tagTime = lineTime
+		tagTime = d.lineTime
 	}
 	if tagTime.IsZero() && !d.pghp.IsZero() {
 		tagTime = d.pghp
@@ -417,7 +422,7 @@ func (d *Decoder) vdm(s *Sentence, lineTime, recv time.Time, fn func(*Message)) 
 			Num:     a.Num,
 			Payload: a.Payload,
 			Fill:    a.Fill,
-			Recv:    recv,
+			Recv:    d.recv,
 			Raw:     s.Raw,
 			Meta:    FragmentMeta{TagTime: tagTime, Flags: flags},
 		}

@@ -366,3 +366,18 @@ func TestAISError(t *testing.T) {
 		t.Errorf("counted as %q / %v", ErrorName(err), d.Stats().ByError)
 	}
 }
+
+// TestTagBlockDoesNotLeak: a line without a tag block after one with a tag
+// block (libais_tagblock.nmea) gets none of it (the Decoder's Sentence is
+// reused).
+func TestTagBlockDoesNotLeak(t *testing.T) {
+	d := NewDecoder(Config{})
+	evs, err := d.Decode(nil, []byte(`\s:rORBCOMM104,q:u,c:1418172113,T:2014-12-10 00.41.53*55\!AIVDM,1,1,,B,13F?Vv700<DJuLEtvep`+"`"+`iToV0<00,0*78`), recv0)
+	if err != nil || len(evs) != 1 || evs[0].Source.Station != "rORBCOMM104" || evs[0].TagTime.IsZero() {
+		t.Fatalf("with tag block: %v %+v", err, evs)
+	}
+	evs, err = d.Decode(nil, []byte("!AIVDM,1,1,,B,15Pm=kOP1kGW?0nBao`SS?wB06bd,0*58"), recv0)
+	if err != nil || len(evs) != 1 || evs[0].Source.Station != "" || !evs[0].TagTime.IsZero() {
+		t.Fatalf("without: %v %+v", err, evs)
+	}
+}

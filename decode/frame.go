@@ -92,6 +92,17 @@ var hexVal = func() (t [256]byte) {
 // the bad sentence, so that nothing after it is lost.
 func Frame(s *Sentence, b []byte, lenient bool) (n int, err error) {
 	*s = Sentence{}
+	return frame(s, b, lenient)
+}
+
+// frame is Frame for a Sentence that is zero or was last written by frame
+// (the Decoder's): it clears the tag block only when one was there, the
+// larger half of the Sentence.
+func frame(s *Sentence, b []byte, lenient bool) (n int, err error) {
+	s.Raw, s.Start, s.Talker, s.Formatter, s.Fields, s.Flags, s.Trailer = nil, 0, nil, nil, nil, 0, nil
+	if s.Tag.Present {
+		s.Tag = TagBlock{}
+	}
 	i := 0
 	var tagErr error
 	for {

@@ -23,7 +23,7 @@ var ownShipTypes = map[string]bool{
 }
 
 // ownShip handles a '$' sentence through go-nmea.
-func (d *Decoder) ownShip(s *Sentence, lineTime time.Time, fn func(*Message)) error {
+func (d *Decoder) ownShip(s *Sentence, fn func(*Message)) error {
 	if !ownShipTypes[string(s.Formatter)] {
 		d.skip(s.Formatter)
 		return nil
@@ -42,7 +42,7 @@ func (d *Decoder) ownShip(s *Sentence, lineTime time.Time, fn func(*Message)) er
 		Sentences: 1,
 	}
 	if m.TagTime.IsZero() {
-		m.TagTime = lineTime
+		m.TagTime = d.lineTime
 	}
 	if len(s.Tag.Station) > 0 {
 		m.Station = d.intern(s.Tag.Station)
