@@ -47,8 +47,8 @@ type delayedSnap struct {
 }
 
 // delayedIndex returns the snapshot index for the delay: the current one,
-// starting a rebuild when it is stale, or (for a delay not seen yet) one
-// built now.
+// starting a rebuild when it is stale, or (for a delay not seen yet, or
+// when the clock went back) one built now.
 func (s *Server) delayedIndex(ctx context.Context, delay time.Duration) (*Index, error) {
 	s.delayed.mu.Lock()
 	d := s.delayed.m[delay]
@@ -69,7 +69,7 @@ func (s *Server) delayedIndex(ctx context.Context, delay time.Duration) (*Index,
 	s.delayed.mu.Unlock()
 	d.used.Store(time.Now().UnixNano())
 	cutoff := s.now().Add(-delay)
-	if sn := d.snap.Load(); sn != nil {
+	if sn := d.snap.Load(); sn != nil && !cutoff.Before(sn.cutoff) {
 		if cutoff.Sub(sn.cutoff) >= s.cfg.DelayRefresh && d.building.CompareAndSwap(false, true) {
 			go func() {
 				defer d.building.Store(false)
@@ -85,9 +85,11 @@ func (s *Server) delayedIndex(ctx context.Context, delay time.Duration) (*Index,
 		}
 		return sn.ix, nil
 	}
+	// No snapshot yet, or the clock went back before it (it may hold
+	// positions newer than this cutoff): build one now.
 	d.build.Lock()
 	defer d.build.Unlock()
-	if sn := d.snap.Load(); sn != nil { // built while we waited
+	if sn := d.snap.Load(); sn != nil && !cutoff.Before(sn.cutoff) { // built while we waited
 		return sn.ix, nil
 	}
 	if err := s.buildDelayed(ctx, d, cutoff); err != nil {

@@ -163,6 +163,13 @@ func TestDelayedSnapshotFollowsClock(t *testing.T) {
 			t.Fatalf("after %v: newest %v (cutoff %v), %d vessels (before %d)", step, n, cut, c, c1)
 		}
 	}
+	// The clock goes back an hour: the view goes back with it at once.
+	now.Add(-int64(time.Hour))
+	back := time.Unix(0, now.Load()).Add(-delay)
+	if n, _ := get(); n.After(back) {
+		t.Fatalf("after the clock went back: newest %v, cutoff %v", n, back)
+	}
+	exact(back)
 }
 
 // tWriter sends a server's log to the test's.
