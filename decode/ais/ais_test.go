@@ -451,3 +451,17 @@ func TestDecodeErrorText(t *testing.T) {
 		t.Errorf("%q, want %q", e.Error(), want)
 	}
 }
+
+// TestRotTable: the table of rates of turn is the formula's, NaN for
+// not available, for every raw value and a few out of range.
+func TestRotTable(t *testing.T) {
+	for v := int64(-300); v <= 300; v++ {
+		got, want := rotValue(v), rotCompute(v)
+		if got != want && !(math.IsNaN(float64(got)) && math.IsNaN(float64(want))) {
+			t.Fatalf("rot %d: %v, want %v", v, got, want)
+		}
+	}
+	if !math.IsNaN(float64(rotValue(-128))) || rotValue(0) != 0 || rotValue(126) != 708.7 {
+		t.Fatalf("rot: %v %v %v", rotValue(-128), rotValue(0), rotValue(126))
+	}
+}

@@ -131,6 +131,22 @@ func auxiliary(mmsi keelson.MMSI) bool { return mmsi/10000000 == 98 }
 // (code/4.733)², signed; ±127 (turning fast, no indicator) and -128 (not
 // available) are keelson.NA.
 func rotValue(v int64) keelson.Float {
+	if v < -128 || v > 127 {
+		return rotCompute(v)
+	}
+	return rotTable[v+128]
+}
+
+// rotTable holds rotCompute of every 8-bit rate of turn (a division and a
+// rounding saved per position, twice: event and AIS JSON).
+var rotTable = func() (t [256]keelson.Float) {
+	for v := range t {
+		t[v] = rotCompute(int64(v) - 128)
+	}
+	return t
+}()
+
+func rotCompute(v int64) keelson.Float {
 	if v == -128 || v == 127 || v == -127 {
 		return keelson.NA
 	}
