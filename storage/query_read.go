@@ -108,10 +108,17 @@ func (w *where) sql() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
-// widen32 widens a stored Float32 to the float64 nearest its shortest decimal
-// (9.2, not 9.199999809265137); NaN stays NaN.
+// widen32 widens a stored Float32 to its shortest decimal of at most six
+// places that reads back as the same Float32 (9.2, not 9.199999809265137;
+// 134.6, not 134.600006); beyond six places, rounded to six. NaN stays NaN.
 func widen32(v float32) keelson.Float {
-	return keelson.Float(math.Round(float64(v)*1e6) / 1e6)
+	f := float64(v)
+	for _, scale := range [...]float64{1e1, 1e2, 1e3, 1e4, 1e5} {
+		if r := math.Round(f*scale) / scale; float32(r) == v {
+			return keelson.Float(r)
+		}
+	}
+	return keelson.Float(math.Round(f*1e6) / 1e6)
 }
 
 func e7param(deg float64) int64 { return int64(math.Round(deg * 1e7)) }
