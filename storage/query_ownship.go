@@ -45,20 +45,23 @@ func (r *Reader) OwnShipLatest(ctx context.Context, vessel string, before time.T
 }
 
 // OwnShipTrack streams one own-ship vessel's positions in [From, To)
-// ordered by time (MMSI 0 in every row).
+// ordered by time (MMSI 0 in every row), read as Track reads an MMSI's.
 func (r *Reader) OwnShipTrack(ctx context.Context, q OwnShipTrackQuery, fn func(*PositionRow) error) error {
 	w := where{p: Params{}}
 	w.add(ownShipWhere, "vessel", q.Vessel)
 	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", q.From, "to", q.To)
+	if days := trackDays(q.From, q.To); days != nil && r.positionsByDay(ctx) {
+		w.add("toDate(ts) IN {days:Array(Date)}", "days", days)
+	}
 	w.add(fmt.Sprintf("bitAnd(flags, %d) = 0", badPos))
-	sql := "SELECT " + queryPosCols + " FROM positions FINAL" + w.sql() + " ORDER BY ts"
+	sql := "SELECT " + trackCols + " FROM positions FINAL" + w.sql() + " ORDER BY ts"
 	if q.Limit > 0 {
 		sql += " LIMIT {limit:UInt64}"
 		w.p["limit"] = q.Limit
 	}
 	var p PositionRow
-	return r.each(ctx, sql, w.p, func(rows Rows) error {
-		if err := scanPos(rows, &p); err != nil {
+	return r.eachWith(ctx, sql, w.p, r.trackSettings(), q.Limit > 0, func(rows Rows) error {
+		if err := scanTrack(rows, &p); err != nil {
 			return err
 		}
 		return fn(&p)
