@@ -364,25 +364,15 @@ func atoi64(b []byte) (int64, bool) {
 // returns the time and the rest of the line, or the zero time and line
 // unchanged when there is none.
 func LeadingTime(line []byte) (time.Time, []byte) {
+	// The digits are summed as they are scanned, in int64 arithmetic (19
+	// digits may wrap: a negative sum is refused).
 	k := 0
+	var x int64
 	for k < len(line) && k < 20 && line[k] >= '0' && line[k] <= '9' {
+		x = x*10 + int64(line[k]-'0')
 		k++
 	}
-	if k == len(line) || (line[k] != ' ' && line[k] != '\t') {
-		return time.Time{}, line
-	}
-	x, ok := atoi64(line[:k])
-	if !ok && k == 19 {
-		// 19 digits may exceed atoi64's guard; parse by hand (fits int64 until 2262).
-		x, ok = 0, true
-		for _, c := range line[:k] {
-			x = x*10 + int64(c-'0')
-		}
-		if x < 0 {
-			ok = false
-		}
-	}
-	if !ok {
+	if k == len(line) || (line[k] != ' ' && line[k] != '\t') || x < 0 {
 		return time.Time{}, line
 	}
 	var t time.Time

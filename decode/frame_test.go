@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/bits"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -248,6 +249,65 @@ func TestStopMask(t *testing.T) {
 	for c := 0; c < 256; c++ {
 		if stop[c] && !flagged(byte(c)) {
 			t.Fatalf("stop byte %#x not flagged", c)
+		}
+	}
+}
+
+// TestLeadingTimeOnePass: LeadingTime (one pass) against the two-pass
+// reference it replaced, on random digit runs of 0-21 digits (19-digit
+// ones beyond int64 included) and separators.
+func TestLeadingTimeOnePass(t *testing.T) {
+	ref := func(line []byte) (time.Time, []byte) {
+		k := 0
+		for k < len(line) && k < 20 && line[k] >= '0' && line[k] <= '9' {
+			k++
+		}
+		if k == len(line) || (line[k] != ' ' && line[k] != '\t') {
+			return time.Time{}, line
+		}
+		x, ok := atoi64(line[:k])
+		if !ok && k == 19 {
+			x, ok = 0, true
+			for _, c := range line[:k] {
+				x = x*10 + int64(c-'0')
+			}
+			if x < 0 {
+				ok = false
+			}
+		}
+		if !ok {
+			return time.Time{}, line
+		}
+		var t time.Time
+		switch k {
+		case 10:
+			t = time.Unix(x, 0)
+		case 13:
+			t = time.UnixMilli(x)
+		case 16:
+			t = time.UnixMicro(x)
+		case 19:
+			t = time.Unix(0, x)
+		default:
+			return time.Time{}, line
+		}
+		return t.UTC(), line[k+1:]
+	}
+	r := rand.New(rand.NewPCG(4, 2))
+	for range 200000 {
+		n := r.IntN(22)
+		line := make([]byte, 0, n+8)
+		for range n {
+			line = append(line, byte('0'+r.IntN(10)))
+		}
+		if n == 19 && r.IntN(2) == 0 {
+			line[0] = '9' // beyond int64
+		}
+		line = append(line, " \tx!"[r.IntN(4)], '!')
+		gt, grest := LeadingTime(line)
+		wt, wrest := ref(line)
+		if !gt.Equal(wt) || string(grest) != string(wrest) {
+			t.Fatalf("%q: %v %q, want %v %q", line, gt, grest, wt, wrest)
 		}
 	}
 }
