@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,5 +183,49 @@ func TestDelayedObservationsByReception(t *testing.T) {
 		if r.time("received").After(cut) {
 			t.Fatalf("delayed key sees a reception at %v after the cutoff %v", r["received"], cut)
 		}
+	}
+}
+
+// countingKeys counts the lookups that reach the key store.
+type countingKeys struct {
+	KeyStore
+	n *atomic.Int64
+}
+
+func (c countingKeys) APIKeyByID(ctx context.Context, id string) (storage.APIKey, error) {
+	c.n.Add(1)
+	return c.KeyStore.APIKeyByID(ctx, id)
+}
+
+// A flood of made-up keys reaches storage at most KeyLookupRate times a
+// second (burst twice that); the rest are told to retry, and a known key
+// cached before the flood still works.
+func TestKeyLookupFloodBounded(t *testing.T) {
+	e := env(t)
+	var n atomic.Int64
+	srv, err := New(Config{Store: e.db.Reader(storage.QueryLimits{}), Keys: countingKeys{e.db, &n}, Registry: prometheus.NewRegistry(),
+		Now: func() time.Time { return e.now }, KeyLookupRate: 5, KeyCacheTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := httptestServer(t, srv)
+	good := e.key(t, Scope{})
+	if code, _, body := e.send(t, base, "GET", "/v1/vessels?limit=1", "", good); code != 200 {
+		t.Fatalf("known key: %d %s", code, body)
+	}
+	codes := map[int]int{}
+	for range 60 {
+		fake, _, _ := NewKey("made up", Scope{}, e.now)
+		code, h, body := e.send(t, base, "GET", "/v1/vessels?limit=1", "", fake)
+		codes[code]++
+		if code == 429 && (h.Get("Retry-After") == "" || !strings.Contains(body, "rate_limited")) {
+			t.Fatalf("429 without Retry-After or code: %v %s", h, body)
+		}
+	}
+	if got := n.Load(); got > 1+10+2 || codes[429] == 0 || codes[401] == 0 || codes[401]+codes[429] != 60 {
+		t.Fatalf("%d lookups for 61 keys, answers %v", got, codes)
+	}
+	if code, _, _ := e.send(t, base, "GET", "/v1/vessels?limit=1", "", good); code != 200 {
+		t.Fatalf("known key during the flood: %d", code)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keelson/keelson/storage"
+	"golang.org/x/time/rate"
 )
 
 // An API key is "kls_" + a 12-hex-digit public id + "_" + 43 characters of
@@ -104,6 +105,8 @@ type keyCache struct {
 
 	mu sync.Mutex
 	m  map[string]cachedKey
+
+	lookups *rate.Limiter // storage lookups; nil: unbounded
 }
 
 type cachedKey struct {
@@ -127,6 +130,9 @@ func (c *keyCache) authenticate(ctx context.Context, secret string) (Key, error)
 	ck, ok := c.m[id]
 	c.mu.Unlock()
 	if !ok || now.Sub(ck.fetched) > c.ttl {
+		if c.lookups != nil && !c.lookups.Allow() {
+			return Key{}, errorf(ErrRateLimited, "too many API key checks on this server; retry in a second")
+		}
 		sk, err := c.store.APIKeyByID(ctx, id)
 		var k Key
 		if err == nil {

@@ -81,7 +81,12 @@ type Config struct {
 	MaxTrack      int           // most points of one track; default 1,000,000
 	MaxRange      time.Duration // longest time range of a request; default 31 days
 	KeyCacheTTL   time.Duration // how long a key lookup is remembered; default 30s
-	StreamBuffer  int           // events buffered per stream client; default 256
+	// KeyLookupRate bounds the key lookups in storage per second, over all
+	// clients (burst: twice as many), so that a flood of made-up keys
+	// cannot load the database; past it, keys not in the cache get 429.
+	// Default 100.
+	KeyLookupRate float64
+	StreamBuffer  int // events buffered per stream client; default 256
 	// DelayRefresh is how old (in data time) the latest-position snapshot
 	// of a delayed key's view may grow before it is rebuilt in the
 	// background; default 1m.
@@ -121,6 +126,9 @@ func (c *Config) setDefaults() {
 	if c.KeyCacheTTL == 0 {
 		c.KeyCacheTTL = 30 * time.Second
 	}
+	if c.KeyLookupRate == 0 {
+		c.KeyLookupRate = 100
+	}
 	if c.DelayRefresh == 0 {
 		c.DelayRefresh = time.Minute
 	}
@@ -135,8 +143,8 @@ func (c *Config) Validate() error {
 		return errorf(ErrInvalidConfig, "Keys is required")
 	case c.Poll < 0 || c.MaxRange < 0 || c.KeyCacheTTL < 0 || c.DelayRefresh < 0:
 		return errorf(ErrInvalidConfig, "Poll, MaxRange, KeyCacheTTL and DelayRefresh must not be negative")
-	case c.Rate < 0 || c.Burst < 0:
-		return errorf(ErrInvalidConfig, "Rate and Burst must not be negative")
+	case c.Rate < 0 || c.Burst < 0 || c.KeyLookupRate < 0:
+		return errorf(ErrInvalidConfig, "Rate, Burst and KeyLookupRate must not be negative")
 	case c.DefaultPage < 0 || c.MaxPage < 0 || c.ExportMaxRows < 0 || c.MaxTrack < 0 || c.StreamBuffer < 0:
 		return errorf(ErrInvalidConfig, "DefaultPage, MaxPage, ExportMaxRows, MaxTrack and StreamBuffer must not be negative")
 	case c.DefaultPage > 0 && c.MaxPage > 0 && c.DefaultPage > c.MaxPage:
@@ -191,6 +199,7 @@ func New(cfg Config) (*Server, error) {
 		limiters: map[string]*rate.Limiter{},
 	}
 	s.keys = newKeyCache(cfg.Keys, cfg.KeyCacheTTL, time.Now) // real time, whatever Now says
+	s.keys.lookups = rate.NewLimiter(rate.Limit(cfg.KeyLookupRate), max(1, int(2*cfg.KeyLookupRate)))
 	s.hub.clients = map[*streamClient]struct{}{}
 	s.delayed.m = map[time.Duration]*delayedIndex{}
 	reg := cfg.Registry
@@ -408,6 +417,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (Key, error) 
 	if err != nil {
 		if errors.Is(err, ErrUnauthorized) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="keelson", error="invalid_token"`)
+		}
+		if errors.Is(err, ErrRateLimited) {
+			s.m.limited.Inc()
+			w.Header().Set("Retry-After", "1")
 		}
 		return Key{}, err
 	}

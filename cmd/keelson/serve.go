@@ -45,6 +45,7 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 	fs.IntVar(&cfg.ExportMaxRows, "export-max-rows", 10_000_000, "largest export (keys with export rights)")
 	fs.DurationVar(&cfg.MaxRange, "max-range", 31*24*time.Hour, "longest time range of one request")
 	fs.DurationVar(&cfg.KeyCacheTTL, "key-cache", 30*time.Second, "how long a key lookup is cached (revocation delay)")
+	fs.Float64Var(&cfg.KeyLookupRate, "key-lookup-rate", 100, "key lookups in storage per second over all clients (keys not in the cache get 429 past it)")
 	fs.DurationVar(&cfg.DelayRefresh, "delay-refresh", time.Minute, "how far the latest-position view of keys with a delay may lag before it is moved forward")
 	fs.DurationVar(&lim.MaxExecutionTime, "query-timeout", 10*time.Second, "ClickHouse max_execution_time per query")
 	fs.Uint64Var(&lim.MaxRowsToRead, "max-rows-to-read", 200_000_000, "ClickHouse max_rows_to_read per query")
