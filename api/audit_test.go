@@ -89,7 +89,7 @@ func (b brokenStore) Telemetry(context.Context, storage.TelemetryQuery, func(*st
 func (e *testEnv) serve(t *testing.T, store Store) string {
 	t.Helper()
 	srv, err := New(Config{Store: store, Keys: e.db, Registry: prometheus.NewRegistry(), Now: func() time.Time { return e.now },
-		Rate: 1000, Burst: 1000, KeyCacheTTL: time.Millisecond})
+		Rate: 1000, Burst: 1000, KeyCacheTTL: time.Millisecond, KeyLookupRate: 1e6})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func TestDelayedSnapshotFollowsClock(t *testing.T) {
 	var now atomic.Int64
 	now.Store(e.base.Add(time.Hour).UnixNano())
 	srv, err := New(Config{Store: rd, Keys: e.db, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil)),
-		Now: func() time.Time { return time.Unix(0, now.Load()) }, DelayRefresh: 10 * time.Minute, KeyCacheTTL: time.Millisecond})
+		Now: func() time.Time { return time.Unix(0, now.Load()) }, DelayRefresh: 10 * time.Minute, KeyCacheTTL: time.Millisecond, KeyLookupRate: 1e6})
 	if err != nil {
 		t.Fatal(err)
 	}
