@@ -87,7 +87,10 @@ func Unarmor(dst []byte, payload []byte, fillBits int) (Bits, error) {
 		bad |= v
 		w = w<<6 | uint32(v)
 	}
-	clear(dst[o:])
+	// Zero the rest (at most 3 bytes of the last characters and the pad):
+	// two overlapping 8-byte stores, 8 <= len(dst)-o <= 11.
+	binary.LittleEndian.PutUint64(dst[o:], 0)
+	binary.LittleEndian.PutUint64(dst[len(dst)-8:], 0)
 	switch rest {
 	case 1:
 		dst[o] = byte(w << 2)
