@@ -133,11 +133,11 @@ func frame(s *Sentence, b []byte, lenient bool) (n int, err error) {
 	start := i
 	j := i + 1
 	// The body up to the first byte of the stop table, XORed for the
-	// checksum: eight bytes at a time while none is below '%' (which
-	// covers NUL, CR, LF, '!' and '$'), a backslash or a '*'. The lowest
+	// checksum: eight bytes at a time while none is below '+' (which
+	// covers '*', NUL, CR, LF, '!' and '$') or a backslash. The lowest
 	// flagged byte of a word is exact (borrows only run upwards), so the
 	// clean bytes below it are XORed in and the byte loop takes over from
-	// it (a space, '"' or '#' is flagged but is no stop byte).
+	// it (a space, '"', '#' or '(' is flagged but is no stop byte).
 	var x8 uint64
 	for j+8 <= len(b) {
 		x := binary.LittleEndian.Uint64(b[j:])
@@ -472,11 +472,12 @@ func hasByte(x uint64, c byte) bool {
 }
 
 // stopMask flags (in the high bit of each byte) the bytes of x that are
-// below '%', a backslash or a '*': a superset of the stop table. Above the
-// lowest flagged byte, flags may be false (borrows); the lowest is exact.
+// below '+' (which covers '*', NUL, CR, LF, '!' and '$') or a backslash: a
+// superset of the stop table. Above the lowest flagged byte, flags may be
+// false (borrows); the lowest is exact.
 func stopMask(x uint64) uint64 {
-	y, z := x^(lo8*'\\'), x^(lo8*'*')
-	return ((x-lo8*'%')&^x | (y-lo8)&^y | (z-lo8)&^z) & hi8
+	y := x ^ (lo8 * '\\')
+	return ((x-lo8*'+')&^x | (y-lo8)&^y) & hi8
 }
 
 // addrByte marks the bytes of an address field: A-Z, 0-9 and '-'.

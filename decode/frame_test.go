@@ -216,11 +216,11 @@ func TestParseAIS(t *testing.T) {
 }
 
 // TestStopMask: the lowest byte the word-at-a-time test flags is exactly
-// the first byte below '%', backslash or '*' (every byte value at every
+// the first byte below '+' or a backslash (every byte value at every
 // position, with every byte value at any other position), and it flags
 // none when there is none.
 func TestStopMask(t *testing.T) {
-	flagged := func(c byte) bool { return c < '%' || c == '\\' || c == '*' }
+	flagged := func(c byte) bool { return c < '+' || c == '\\' }
 	for c1 := 0; c1 < 256; c1++ {
 		for c2 := 0; c2 < 256; c2++ {
 			for p1 := 0; p1 < 8; p1++ {
