@@ -98,6 +98,14 @@ func appendUintSlow(b []byte, v uint64) []byte {
 		return append(b, Digits2[2*v], Digits2[2*v+1])
 	}
 	l := len(b)
+	if v < 1000 { // headings, courses: three digits, no length to find
+		b = Extend(b, 3)
+		o := (*[3]byte)(b[l:])
+		q := v / 10
+		p := Pairs[q%100]
+		o[0], o[1], o[2] = p[0], p[1], byte('0'+v-q*10)
+		return b
+	}
 	if v >= 1e8 && v < 1e9 { // MMSIs: nine digits, no length to find
 		b = Extend(b, 9)
 		o := (*[9]byte)(b[l:])
