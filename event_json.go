@@ -414,8 +414,19 @@ func putTimeFraction(o *[timeMax]byte, ns uint64) int {
 	f := 9 // fraction digits, trailing zeros trimmed
 	switch {
 	case ns%1e6 == 0: // milliseconds, as tag blocks and $PGHP headers give
-		ns /= 1e6
-		f = 3
+		ms := ns / 1e6
+		q := ms / 10
+		p := jsonnum.Pairs[q%100]
+		o[20], o[21], o[22], o[23] = '.', p[0], p[1], byte('0'+ms-q*10)
+		n := 24
+		switch {
+		case ms%100 == 0:
+			n = 22
+		case ms%10 == 0:
+			n = 23
+		}
+		o[n], o[n+1] = 'Z', '"'
+		return n + 2
 	case ns%1e3 == 0:
 		ns /= 1e3
 		f = 6

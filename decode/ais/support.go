@@ -163,6 +163,15 @@ const hexDigits = "0123456789abcdef"
 // appendJSONString appends s as a JSON string, escaped like gpsd's
 // json_stringify (quotes, backslashes and control characters).
 func appendJSONString(b []byte, s string) []byte {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\' {
+		i++
+	}
+	if i == len(s) { // nothing to escape (names, call signs): one copy
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	b = append(b, '"')
 	for i := 0; i < len(s); i++ {
 		c := s[i]
