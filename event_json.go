@@ -825,9 +825,10 @@ func shortestFloat(b []byte, v float64) ([]byte, bool) {
 		if ok {
 			return appendDigits(b, neg, d16, 16, e10), true
 		}
-		if ok, sure := roundTrips(d17, shift, phi, plo, p10); !ok || !sure {
-			return b, false
-		}
+		// D17 always round-trips, strictly inside the interval: it is
+		// within half a unit u = 10^(e10-16) of v, and u <= v*1e-16 <
+		// 2^(e+53)*1e-16 < 0.91*2^e, so u/2 is less than half an ulp
+		// (2^(e-1)); no check needed.
 		return appendDigits(b, neg, d17, 17, e10), true
 	}
 	return b, false
