@@ -453,6 +453,12 @@ func (db *DB) InsertEvents(ctx context.Context, b *Batch, token string) error {
 		if token != "" {
 			s["insert_deduplication_token"] = token + "/" + bl.table
 		}
+		if bl.table == "positions" {
+			// Daily partitions (schema 4): a batch of an archive may
+			// span more than the default 100 days; refusing it would
+			// stop the sink on it for ever.
+			s["max_partitions_per_insert_block"] = 0
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

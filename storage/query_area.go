@@ -13,12 +13,12 @@ const shipTypeFilter = "mmsi IN (SELECT mmsi FROM vessels GROUP BY mmsi HAVING h
 
 // Positions streams positions ordered by (time, MMSI).
 //
-// They are read from positions, sorted by (day, mmsi, vessel, ts): a time
-// range reads its days. With an MMSI list the key prunes to those vessels'
-// days. With an area of at most maxCells 1-degree cells, the vessels come
-// from positions_cells (which vessels were in which cell each day): only
-// the days of the vessels seen in those cells on those days are read.
-// Otherwise the ts and lat/lon minmax indexes prune.
+// They are read from positions, partitioned by day and sorted by (mmsi,
+// vessel, ts): a time range reads its days. With an MMSI list the key
+// prunes to those vessels in each day. With an area of at most maxCells
+// 1-degree cells, the vessels come from positions_cells (which vessels were
+// in which cell each day): only those vessels' ranges of the range's days
+// are read. Otherwise the ts and lat/lon minmax indexes prune.
 func (r *Reader) Positions(ctx context.Context, q PositionQuery, fn func(*PositionRow) error) error {
 	w := where{p: Params{}}
 	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", q.From, "to", q.To)
