@@ -377,7 +377,7 @@ WHERE mmsi != 0 AND bitAnd(flags, %d) = 0`, cellExpr, badPos)
 // vessel's month is one range and every time-range query reads every
 // vessel's month: on the standard dataset (2,000 reports per vessel a month)
 // the area-time query took 211 / 618 ms p50 / p99 through the API against
-// 28 / 52 ms, a 820k-row export 1.35 s against 0.54 s. (Sorting by
+// 28-40 / 52-270 ms, a 820k-row export 1.35 s against 0.54-0.57 s. (Sorting by
 // (toDate(ts), mmsi, ...) in monthly partitions instead costs the same
 // bytes but reads up to three more granules per query, where days meet
 // inside a granule: tracks took twice as long.) The price is 0.4 bytes per
