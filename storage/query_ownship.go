@@ -49,23 +49,7 @@ func (r *Reader) OwnShipLatest(ctx context.Context, vessel string, before time.T
 func (r *Reader) OwnShipTrack(ctx context.Context, q OwnShipTrackQuery, fn func(*PositionRow) error) error {
 	w := where{p: Params{}}
 	w.add(ownShipWhere, "vessel", q.Vessel)
-	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", q.From, "to", q.To)
-	if days := trackDays(q.From, q.To); days != nil && r.positionsByDay(ctx) {
-		w.add("toDate(ts) IN {days:Array(Date)}", "days", days)
-	}
-	w.add(fmt.Sprintf("bitAnd(flags, %d) = 0", badPos))
-	sql := "SELECT " + trackCols + " FROM positions FINAL" + w.sql() + " ORDER BY ts"
-	if q.Limit > 0 {
-		sql += " LIMIT {limit:UInt64}"
-		w.p["limit"] = q.Limit
-	}
-	var p PositionRow
-	return r.eachWith(ctx, sql, w.p, r.trackSettings(), q.Limit > 0, func(rows Rows) error {
-		if err := scanTrack(rows, &p); err != nil {
-			return err
-		}
-		return fn(&p)
-	})
+	return r.track(ctx, w, q.From, q.To, q.Limit, fn)
 }
 
 // OwnShipRow is an own-ship vessel (stored without an MMSI) and its latest

@@ -292,21 +292,28 @@ func (r *Reader) positionsByDay(ctx context.Context) bool {
 func (r *Reader) Track(ctx context.Context, q TrackQuery, fn func(*PositionRow) error) error {
 	w := where{p: Params{}}
 	w.add("mmsi = {mmsi:UInt32}", "mmsi", uint32(q.MMSI))
-	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", q.From, "to", q.To)
-	if days := trackDays(q.From, q.To); days != nil && r.positionsByDay(ctx) {
+	return r.track(ctx, w, q.From, q.To, q.Limit, fn)
+}
+
+// track streams the positions of the one vessel that w selects in
+// [from, to) ordered by time, at most limit (0: all): Track and
+// OwnShipTrack.
+func (r *Reader) track(ctx context.Context, w where, from, to time.Time, limit int, fn func(*PositionRow) error) error {
+	w.add("ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)}", "from", from, "to", to)
+	if days := trackDays(from, to); days != nil && r.positionsByDay(ctx) {
 		w.add("toDate(ts) IN {days:Array(Date)}", "days", days)
 	}
 	w.add(fmt.Sprintf("bitAnd(flags, %d) = 0", badPos))
 	// FINAL merges the rows of one broadcast heard by several receivers
 	// (cheaper than LIMIT 1 BY: measured 350 vs 520 ms per 1M rows).
 	sql := "SELECT " + trackCols + " FROM positions FINAL" + w.sql() + " ORDER BY ts"
-	if q.Limit > 0 {
+	if limit > 0 {
 		sql += " LIMIT {limit:UInt64}"
-		w.p["limit"] = q.Limit
+		w.p["limit"] = limit
 	}
 	var p PositionRow
 	// A track with a limit is read whole (the API always gives one).
-	return r.eachWith(ctx, sql, w.p, r.trackSettings(), q.Limit > 0, func(rows Rows) error {
+	return r.eachWith(ctx, sql, w.p, r.trackSettings(), limit > 0, func(rows Rows) error {
 		if err := scanTrack(rows, &p); err != nil {
 			return err
 		}
