@@ -263,6 +263,26 @@ func TestTrackMatchesAliasColumns(t *testing.T) {
 			t.Fatalf("%+v: no position without speed in %d rows", q, len(got))
 		}
 	}
+	// Vessel's latest position without a cutoff (bounded by the latest
+	// table) and with one more than a day after the vessel went silent (the
+	// day before the cutoff holds nothing: the unbounded read) is the
+	// vessel's last usable position.
+	for m := keelson.MMSI(219000000); m < 219000003; m++ {
+		var last PositionRow
+		err := r.each(ctx, "SELECT mmsi, ts, lon_e7, lat_e7, sog, cog, heading, nav_status FROM positions FINAL"+
+			" WHERE mmsi = {mmsi:UInt32} AND bitAnd(flags, 24) = 0 ORDER BY ts DESC LIMIT 1", Params{"mmsi": uint32(m)}, func(rows Rows) error {
+			return scanPos(rows, &last)
+		})
+		if err != nil || last.Time.IsZero() {
+			t.Fatalf("%d: reference: %v", m, err)
+		}
+		for _, before := range []time.Time{{}, last.Time.Add(3 * 24 * time.Hour)} {
+			v, err := r.Vessel(ctx, m, before)
+			if err != nil || !v.HasPosition || !v.Position.Time.Equal(last.Time) || v.Position.Lon != last.Lon || v.Position.Lat != last.Lat {
+				t.Fatalf("%d before %v: Vessel position %+v (%v), want %+v", m, before, v.Position, err, last)
+			}
+		}
+	}
 	// Every stored hundredths value reads as its ALIAS column reads it.
 	rows, err := db.Query(ctx, "SELECT toUInt16(number), if(toUInt16(number) = 65535, nan, toUInt16(number) / 100)::Float32 FROM numbers(65536)", nil, nil)
 	if err != nil {

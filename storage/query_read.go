@@ -435,16 +435,33 @@ func (r *Reader) Vessel(ctx context.Context, m keelson.MMSI, before time.Time) (
 		return v, err
 	}
 	v.MMSI = m
+	// The latest position is a point read like Track's, bounded below so
+	// that it reads one day rather than every stored day (positions are in
+	// daily partitions): by the vessel's newest time in the latest table
+	// when there is no cutoff (latest_mv keeps the newest usable position
+	// of every insert; a vessel missing there gets 0, an unbounded read),
+	// else by the day before the cutoff, and only if that finds nothing
+	// without the bound. 10M rows, bare engine, the whole Vessel: 17.1-18.1
+	// -> 10.8-12.1 ms p50 (300 random vessels, alternated).
 	var pos PositionRow
-	// The latest position is a point read like Track's.
-	err = r.eachWith(ctx, "SELECT "+trackCols+" FROM positions WHERE "+posWhere+
-		fmt.Sprintf(" AND bitAnd(flags, %d) = 0 ORDER BY ts DESC LIMIT 1", badPos), p, r.trackSettings(), true, func(rows Rows) error {
-		if err := scanTrack(rows, &pos); err != nil {
-			return err
+	read := func(lower string) error {
+		return r.eachWith(ctx, "SELECT "+trackCols+" FROM positions WHERE "+posWhere+lower+
+			fmt.Sprintf(" AND bitAnd(flags, %d) = 0 ORDER BY ts DESC LIMIT 1", badPos), p, r.trackSettings(), true, func(rows Rows) error {
+			if err := scanTrack(rows, &pos); err != nil {
+				return err
+			}
+			v.Position, v.HasPosition = pos, true
+			return nil
+		})
+	}
+	if before.IsZero() {
+		err = read(" AND ts >= (SELECT max(ts) FROM latest WHERE mmsi = {mmsi:UInt32})")
+	} else {
+		p["dayBefore"] = before.Add(-24 * time.Hour)
+		if err = read(" AND ts >= {dayBefore:DateTime64(3)}"); err == nil && !v.HasPosition {
+			err = read("")
 		}
-		v.Position, v.HasPosition = pos, true
-		return nil
-	})
+	}
 	if err != nil {
 		return v, err
 	}
