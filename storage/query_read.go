@@ -229,7 +229,9 @@ var trackSettings = Settings{"enable_analyzer": 0, "compile_expressions": 0,
 	"output_format_parallel_formatting": 0, "use_uncompressed_cache": 1}
 
 // trackSettings are the Reader's settings plus, on the embedded engine,
-// trackSettings.
+// trackSettings. Track, OwnShipTrack, Vessel's latest position and the
+// area-time Positions read with them (the block cache is what the last
+// gains most from; see Positions).
 func (r *Reader) trackSettings() Settings {
 	if r.db.Engine() != "chdb" {
 		return r.settings
