@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/keelson/keelson/storage"
+	"github.com/keelson/keelson/storage/hot"
 )
 
 // BenchmarkQueryAPI measures the reference queries of the standard
@@ -55,8 +57,9 @@ func BenchmarkQueryAPI(b *testing.B) {
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 	client := hs.Client()
+	base := hs.URL
 	get := func(path string) (int64, error) {
-		req, _ := http.NewRequest("GET", hs.URL+path, nil)
+		req, _ := http.NewRequest("GET", base+path, nil)
 		req.Header.Set("Authorization", "Bearer "+secret)
 		resp, err := client.Do(req)
 		if err != nil {
@@ -95,11 +98,21 @@ func BenchmarkQueryAPI(b *testing.B) {
 		b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds())/1000, "p99-ms")
 		b.ReportMetric(float64(bytes)/float64(len(lat)), "bytes/op")
 	}
-	b.Run("track-1day", func(b *testing.B) {
-		run(b, func() string {
-			d := day()
-			return fmt.Sprintf("/v1/vessels/%d/track?from=%s&to=%s", vessels[vessel()].MMSI, ts(d), ts(d.Add(24*time.Hour)))
-		})
+	track := func() string {
+		d := day()
+		return fmt.Sprintf("/v1/vessels/%d/track?from=%s&to=%s", vessels[vessel()].MMSI, ts(d), ts(d.Add(24*time.Hour)))
+	}
+	b.Run("track-1day", func(b *testing.B) { run(b, track) })
+	// The same with the dataset's month of positions held in memory (what
+	// `keelson serve -track-days 31` does), through a second server.
+	var memURL string
+	b.Run("track-1day-memory", func(b *testing.B) {
+		if memURL == "" {
+			memURL = trackServer(b, ctx, db, srv.cfg, 31)
+		}
+		base = memURL
+		defer func() { base = hs.URL }()
+		run(b, track)
 	})
 	b.Run("latest-bbox-5x5", func(b *testing.B) {
 		run(b, func() string {
@@ -140,6 +153,46 @@ func BenchmarkQueryAPI(b *testing.B) {
 			return "/v1/positions?from=" + ts(first) + "&to=" + ts(first.Add(span)) + "&format=csv&limit=1000000"
 		})
 	})
+}
+
+// trackServer serves cfg with tracks held in memory (package hot) for the
+// given days, once they are loaded; it logs the load's time and memory.
+func trackServer(b *testing.B, ctx context.Context, db *storage.DB, cfg Config, days int) string {
+	ctx, cancel := context.WithCancel(ctx)
+	b.Cleanup(cancel)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	r := db.Reader(storage.QueryLimits{})
+	t, err := hot.New(hot.Config{DB: db, Fallback: r, Days: days})
+	if err != nil {
+		b.Fatal(err)
+	}
+	go t.Run(ctx)
+	for !t.Ready() {
+		if time.Since(start) > 10*time.Minute {
+			b.Fatal("tracks not loaded in 10 minutes")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	n := t.Len()
+	b.Logf("tracks: %d positions held in memory, loaded in %v, %.1f bytes each (heap)", n, time.Since(start).Round(time.Millisecond),
+		float64(after.HeapAlloc-before.HeapAlloc)/float64(max(n, 1)))
+	cfg.Store, cfg.Registry = hot.Store{Reader: r, Tracks: t}, nil
+	srv, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	srv.ready.Store(true)
+	hs := httptest.NewServer(srv.Handler())
+	b.Cleanup(hs.Close)
+	return hs.URL
 }
 
 // memKeys is a KeyStore in memory (benchmarks only).

@@ -23,6 +23,7 @@ import (
 	"github.com/keelson/keelson/ingest"
 	"github.com/keelson/keelson/sink"
 	"github.com/keelson/keelson/storage"
+	"github.com/keelson/keelson/storage/hot"
 	"github.com/keelson/keelson/web"
 	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
@@ -202,9 +203,14 @@ func runDemoWith(ctx context.Context, cfg demoConfig) error {
 	}
 	feed := kafka.ReaderConfig("keelson-demo-api", bus.TopicEvents)
 	feed.StartOffset = kafkago.LastOffset
+	reg := prometheus.NewRegistry()
+	store, err := trackStore(ctx, db.Reader(storage.QueryLimits{}), hot.Config{DB: db, Logger: log, Registry: reg})
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
 	srv, err := api.New(api.Config{
-		Store: db.Reader(storage.QueryLimits{}), Keys: db, Feed: api.KafkaFeed(feed),
-		Logger: log.With("component", "api"), Registry: prometheus.NewRegistry(), Web: web.Handler(),
+		Store: store, Keys: db, Feed: api.KafkaFeed(feed),
+		Logger: log.With("component", "api"), Registry: reg, Web: web.Handler(),
 	})
 	if err != nil {
 		return fmt.Errorf("demo: api: %w", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/keelson/keelson/api"
 	"github.com/keelson/keelson/bus"
 	"github.com/keelson/keelson/storage"
+	"github.com/keelson/keelson/storage/hot"
 	"github.com/keelson/keelson/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -31,6 +32,7 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 		lim                                       storage.QueryLimits
 		kafkaCfg                                  bus.Config
 		shutdown                                  time.Duration
+		tracks                                    hot.Config
 	)
 	fs.StringVar(&listen, "listen", ":8080", "host:port of the HTTP server")
 	fs.StringVar(&chURL, "clickhouse", defaultClickHouse, "ClickHouse URL: clickhouse://user:password@host:9000/db (use a read-only user) or chdb:///dir (embedded; one process per directory)")
@@ -47,6 +49,9 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 	fs.DurationVar(&cfg.KeyCacheTTL, "key-cache", 30*time.Second, "how long a key lookup is cached (revocation delay)")
 	fs.Float64Var(&cfg.KeyLookupRate, "key-lookup-rate", 100, "key lookups in storage per second over all clients (keys not in the cache get 429 past it)")
 	fs.DurationVar(&cfg.DelayRefresh, "delay-refresh", time.Minute, "how far the latest-position view of keys with a delay may lag before it is moved forward")
+	fs.IntVar(&tracks.Days, "track-days", 7, "days of positions held in memory for tracks, counted back from the newest stored day (about 27 bytes a position); 0: every track from ClickHouse")
+	fs.IntVar(&tracks.MaxPositions, "track-max-positions", 0, "most positions held in memory for tracks: past it the oldest days go (0: no bound)")
+	fs.DurationVar(&tracks.Poll, "track-poll", time.Second, "how often the positions held in memory are brought up to date with ClickHouse")
 	fs.DurationVar(&lim.MaxExecutionTime, "query-timeout", 10*time.Second, "ClickHouse max_execution_time per query")
 	fs.Uint64Var(&lim.MaxRowsToRead, "max-rows-to-read", 200_000_000, "ClickHouse max_rows_to_read per query")
 	fs.Uint64Var(&lim.MaxResultRows, "max-result-rows", 20_000_000, "ClickHouse max_result_rows per query")
@@ -86,6 +91,14 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg.Store, cfg.Keys, cfg.Logger, cfg.Registry = db.Reader(lim), db, log, reg
+	if tracks.Days > 0 {
+		tracks.DB, tracks.Logger, tracks.Registry = db, log, reg
+		if cfg.Store, err = trackStore(ctx, db.Reader(lim), tracks); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+	} else if tracks.Days < 0 {
+		return fmt.Errorf("serve: -track-days %d is negative", tracks.Days)
+	}
 	if !noWeb {
 		cfg.Web = web.Handler()
 	}
@@ -98,6 +111,18 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 		return fmt.Errorf("serve: -listen: %w", err)
 	}
 	return serveHTTP(ctx, log, srv, ln, shutdown)
+}
+
+// trackStore is r with its tracks answered from memory (package hot),
+// which it starts following until ctx ends.
+func trackStore(ctx context.Context, r *storage.Reader, cfg hot.Config) (api.Store, error) {
+	cfg.Fallback = r
+	t, err := hot.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	go t.Run(ctx) // it logs why it stops early; tracks then come from ClickHouse
+	return hot.Store{Reader: r, Tracks: t}, nil
 }
 
 // serveHTTP runs srv on ln until ctx ends, then drains for at most timeout.
