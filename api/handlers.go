@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keelson/keelson"
@@ -98,13 +100,46 @@ func writeList[T any](s *Server, w http.ResponseWriter, route string, t *table[T
 	return nil
 }
 
+// The vessel lists are ordered by (MMSI, vessel id) (compareRows), and
+// their cursors name the last row sent: an MMSI's is the c1 cursor of
+// that MMSI; an own ship's (MMSI 0) is base64url of "o1.<vessel id>".
+
 func vesselCursor(v *storage.VesselRow) string {
+	if v.MMSI == 0 {
+		return base64.RawURLEncoding.EncodeToString([]byte("o1." + v.Vessel))
+	}
 	return encodeCursor(storage.Cursor{Time: time.Unix(0, 0), MMSI: v.MMSI})
 }
 
+// parseVesselCursor returns the key (MMSI, Vessel) of the row a cursor of
+// vesselCursor names.
+func parseVesselCursor(name, s string) (storage.VesselRow, error) {
+	if b, err := base64.RawURLEncoding.DecodeString(s); err == nil {
+		if id, ok := strings.CutPrefix(string(b), "o1."); ok {
+			if !vesselName.MatchString(id) {
+				return storage.VesselRow{}, badParam(name, "not a cursor returned by this API")
+			}
+			return storage.VesselRow{Vessel: id}, nil
+		}
+	}
+	c, err := parseCursor(name, s)
+	if err != nil {
+		return storage.VesselRow{}, err
+	}
+	return storage.VesselRow{MMSI: c.MMSI}, nil
+}
+
 // latestFromStore reads the live latest positions from storage (while the
-// index loads), filtered by keep, ordered by MMSI.
-func (s *Server) latestFromStore(r *http.Request, q storage.LatestQuery, keep func(*storage.VesselRow) bool) ([]storage.VesselRow, error) {
+// index loads), filtered by keep, ordered by (MMSI, vessel id). It reads
+// only the key's MMSIs when it may see no own ship.
+func (s *Server) latestFromStore(r *http.Request, k *Key, q storage.LatestQuery, keep func(*storage.VesselRow) bool) ([]storage.VesselRow, error) {
+	if len(k.Scope.Vessels) == 0 {
+		mm, ok := k.Scope.filterMMSIs(nil)
+		if !ok {
+			return nil, nil
+		}
+		q.MMSIs = mm
+	}
 	var out []storage.VesselRow
 	err := s.store.Latest(r.Context(), q, func(v *storage.VesselRow) error {
 		if keep(v) {
@@ -112,7 +147,7 @@ func (s *Server) latestFromStore(r *http.Request, q storage.LatestQuery, keep fu
 		}
 		return nil
 	})
-	slices.SortFunc(out, func(a, b storage.VesselRow) int { return cmp.Compare(a.MMSI, b.MMSI) })
+	slices.SortFunc(out, func(a, b storage.VesselRow) int { return compareRows(&a, &b) })
 	return out, err
 }
 
@@ -171,29 +206,41 @@ func (s *Server) handleVessel(w http.ResponseWriter, r *http.Request, k *Key) er
 	return err
 }
 
-// ownShip serves an own-ship vessel stored without an MMSI: its latest
-// position as of the key's cutoff.
+// ownShip serves an own ship stored without an MMSI: a vessel row (MMSI
+// 0, its vessel id, no AIS identity) with its latest position as of the
+// key's cutoff.
 func (s *Server) ownShip(w http.ResponseWriter, r *http.Request, k *Key, vessel string, f Format) error {
 	if !k.Scope.allowsVessel(vessel) {
 		return errorf(ErrOutOfScope, "vessel %q is not in this key's scope", vessel)
 	}
-	pos, err := s.store.OwnShipLatest(r.Context(), vessel, k.Scope.cutoff(s.now()))
-	found := err == nil
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	ix, err := s.indexFor(r, k)
+	if err != nil {
 		return err
 	}
-	if len(k.Scope.Region) > 0 && (!found || !k.Scope.allowsPoint(pos.Point())) {
+	var v storage.VesselRow
+	found := false
+	if ix != nil {
+		v, found = ix.GetOwnShip(vessel)
+	}
+	if !found { // not in the index (loading)
+		pos, err := s.store.OwnShipLatest(r.Context(), vessel, k.Scope.cutoff(s.now()))
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		found = err == nil
+		v = storage.VesselRow{Vessel: vessel, Draught: keelson.NA, HasPosition: found, Position: pos}
+	}
+	if len(k.Scope.Region) > 0 && (!found || !k.Scope.allowsPoint(v.Position.Point())) {
 		return errorf(ErrOutOfScope, "vessel %q is not in this key's region", vessel)
 	}
 	if !found {
 		return errorf(ErrNotFound, "no vessel %q", vessel)
 	}
-	row := ownRow{Vessel: vessel, Pos: pos}
 	var b []byte
 	if f == FormatGeoJSON {
-		b = ownShipTable.appendFeature(nil, &row, nil)
+		b = vesselTable.appendFeature(nil, &v, nil)
 	} else {
-		b = ownShipTable.appendJSON(nil, &row, nil)
+		b = vesselTable.appendJSON(nil, &v, nil)
 	}
 	w.Header().Set("Content-Type", contentType(f))
 	_, err = w.Write(append(b, '\n'))
@@ -258,13 +305,11 @@ func (s *Server) handleVessels(w http.ResponseWriter, r *http.Request, k *Key) e
 			return err
 		}
 	}
-	var after keelson.MMSI
+	var after storage.VesselRow // (0, ""): before every row
 	if q.has("cursor") {
-		c, err := parseCursor("cursor", q.get("cursor"))
-		if err != nil {
+		if after, err = parseVesselCursor("cursor", q.get("cursor")); err != nil {
 			return err
 		}
-		after = c.MMSI
 	}
 	f, err := parseFormat("format", q.get("format"), listFormats)
 	if err != nil {
@@ -274,8 +319,10 @@ func (s *Server) handleVessels(w http.ResponseWriter, r *http.Request, k *Key) e
 	if err != nil {
 		return err
 	}
+	// Own ships without an MMSI have ship type 0 (none): a ship_type
+	// filter without 0 leaves them out.
 	keep := func(v *storage.VesselRow) bool {
-		return v.MMSI > after && v.HasPosition && k.Scope.allowsMMSI(v.MMSI) &&
+		return compareRows(v, &after) > 0 && v.HasPosition && k.Scope.allowsRow(v) &&
 			(len(types) == 0 || slices.Contains(types, v.ShipType)) &&
 			v.Position.Time.After(since) && k.Scope.allowsPoint(v.Position.Point())
 	}
@@ -287,12 +334,9 @@ func (s *Server) handleVessels(w http.ResponseWriter, r *http.Request, k *Key) e
 	if ix != nil {
 		rows = ix.InBound(nil, b, keep)
 	} else {
-		mm, ok := k.Scope.filterMMSIs(nil)
-		if ok {
-			rows, err = s.latestFromStore(r, storage.LatestQuery{Since: since, Area: storage.Area{Set: true, Bound: b}, MMSIs: mm, ShipTypes: types}, keep)
-			if err != nil {
-				return err
-			}
+		rows, err = s.latestFromStore(r, k, storage.LatestQuery{Since: since, Area: storage.Area{Set: true, Bound: b}, ShipTypes: types}, keep)
+		if err != nil {
+			return err
 		}
 	}
 	return writeList(s, w, "vessels", vesselTable, f, limit, func(emit func(*storage.VesselRow) error) error {
@@ -346,7 +390,7 @@ func (s *Server) handleNear(w http.ResponseWriter, r *http.Request, k *Key) erro
 	}
 	p := orb.Point{lon, lat}
 	keep := func(v *storage.VesselRow) bool {
-		return v.HasPosition && k.Scope.allowsMMSI(v.MMSI) && (len(types) == 0 || slices.Contains(types, v.ShipType)) &&
+		return v.HasPosition && k.Scope.allowsRow(v) && (len(types) == 0 || slices.Contains(types, v.ShipType)) &&
 			k.Scope.allowsPoint(v.Position.Point())
 	}
 	var near []Neighbour
@@ -356,12 +400,12 @@ func (s *Server) handleNear(w http.ResponseWriter, r *http.Request, k *Key) erro
 	}
 	if ix != nil {
 		near = ix.Nearest(p, limit, radius, keep)
-	} else if mm, ok := k.Scope.filterMMSIs(nil); ok {
-		lq := storage.LatestQuery{MMSIs: mm, ShipTypes: types}
+	} else {
+		lq := storage.LatestQuery{ShipTypes: types}
 		if radius < 1_000_000 {
 			lq.Area = storage.Area{Set: true, Bound: geo.NewBoundAroundPoint(p, radius)}
 		}
-		rows, err := s.latestFromStore(r, lq, keep)
+		rows, err := s.latestFromStore(r, k, lq, keep)
 		if err != nil {
 			return err
 		}

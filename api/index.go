@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,12 +18,14 @@ import (
 // grid of cellDeg-degree cells, so that the latest-position, bounding-box
 // and nearest-vessel queries need no storage round trip. It is loaded from
 // storage at start and kept current from the live stream or by polling.
-// Safe for concurrent use.
+// Vessels are keyed by MMSI; own ships stored without an MMSI (MMSI 0) by
+// their vessel id (VesselRow.Vessel). Safe for concurrent use.
 type Index struct {
 	mu      sync.RWMutex
 	vessels map[keelson.MMSI]*storage.VesselRow
-	cells   map[cellKey][]keelson.MMSI // vessels with a position, by cell
-	newest  time.Time                  // newest position time seen
+	own     map[string]*storage.VesselRow    // own ships without an MMSI, by vessel id
+	cells   map[cellKey][]*storage.VesselRow // vessels with a position, by cell
+	newest  time.Time                        // newest position time seen
 }
 
 const (
@@ -41,14 +44,14 @@ func cellOf(p orb.Point) cellKey {
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{vessels: map[keelson.MMSI]*storage.VesselRow{}, cells: map[cellKey][]keelson.MMSI{}}
+	return &Index{vessels: map[keelson.MMSI]*storage.VesselRow{}, own: map[string]*storage.VesselRow{}, cells: map[cellKey][]*storage.VesselRow{}}
 }
 
-// Len returns the number of vessels.
+// Len returns the number of vessels (own ships included).
 func (ix *Index) Len() int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return len(ix.vessels)
+	return len(ix.vessels) + len(ix.own)
 }
 
 // Newest returns the newest position time in the index.
@@ -58,15 +61,37 @@ func (ix *Index) Newest() time.Time {
 	return ix.newest
 }
 
+// entry returns the row of the vessel m (or, when m is 0, of the own ship
+// vessel), creating it; nil for MMSI 0 without a vessel id. Locked.
+func (ix *Index) entry(m keelson.MMSI, vessel string) *storage.VesselRow {
+	if m == 0 {
+		if vessel == "" {
+			return nil
+		}
+		cur := ix.own[vessel]
+		if cur == nil {
+			cur = &storage.VesselRow{Vessel: vessel, Draught: keelson.NA}
+			ix.own[vessel] = cur
+		}
+		return cur
+	}
+	cur := ix.vessels[m]
+	if cur == nil {
+		cur = &storage.VesselRow{MMSI: m, Draught: keelson.NA}
+		ix.vessels[m] = cur
+	}
+	return cur
+}
+
 // Put stores a vessel row (identity and latest position) unless the index
-// already holds a newer position for it.
+// already holds a newer position for it. A row with MMSI 0 is an own ship
+// keyed by its Vessel (ignored without one).
 func (ix *Index) Put(v *storage.VesselRow) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	cur := ix.vessels[v.MMSI]
+	cur := ix.entry(v.MMSI, v.Vessel)
 	if cur == nil {
-		cur = &storage.VesselRow{MMSI: v.MMSI, Draught: keelson.NA}
-		ix.vessels[v.MMSI] = cur
+		return
 	}
 	if !v.StaticTime.IsZero() && !v.StaticTime.Before(cur.StaticTime) {
 		pos, has := cur.Position, cur.HasPosition
@@ -90,8 +115,9 @@ func (ix *Index) movePosition(cur *storage.VesselRow, p storage.PositionRow) {
 	if cur.HasPosition {
 		if oc := cellOf(cur.Position.Point()); oc != nc {
 			l := ix.cells[oc]
-			if i := slices.Index(l, cur.MMSI); i >= 0 {
+			if i := slices.Index(l, cur); i >= 0 {
 				l[i] = l[len(l)-1]
+				l[len(l)-1] = nil
 				l = l[:len(l)-1]
 			}
 			if len(l) == 0 {
@@ -99,10 +125,10 @@ func (ix *Index) movePosition(cur *storage.VesselRow, p storage.PositionRow) {
 			} else {
 				ix.cells[oc] = l
 			}
-			ix.cells[nc] = append(ix.cells[nc], cur.MMSI)
+			ix.cells[nc] = append(ix.cells[nc], cur)
 		}
 	} else {
-		ix.cells[nc] = append(ix.cells[nc], cur.MMSI)
+		ix.cells[nc] = append(ix.cells[nc], cur)
 	}
 	cur.Position, cur.HasPosition = p, true
 	if p.Time.After(ix.newest) {
@@ -110,9 +136,11 @@ func (ix *Index) movePosition(cur *storage.VesselRow, p storage.PositionRow) {
 	}
 }
 
-// Apply updates the index from a live event (positions and static reports).
+// Apply updates the index from a live event (positions and static
+// reports; an own ship without an MMSI by its positions, keyed by
+// ev.Vessel).
 func (ix *Index) Apply(ev *keelson.Event) {
-	if ev.MMSI == 0 {
+	if ev.MMSI == 0 && (ev.Vessel == "" || ev.Position == nil) {
 		return
 	}
 	switch {
@@ -128,22 +156,13 @@ func (ix *Index) Apply(ev *keelson.Event) {
 			SOG: ev.Position.SOG, COG: ev.Position.COG, Heading: ev.Position.Heading, NavStatus: ev.Position.NavStatus,
 		}
 		ix.mu.Lock()
-		cur := ix.vessels[ev.MMSI]
-		if cur == nil {
-			cur = &storage.VesselRow{MMSI: ev.MMSI, Draught: keelson.NA}
-			ix.vessels[ev.MMSI] = cur
-		}
-		ix.movePosition(cur, p)
+		ix.movePosition(ix.entry(ev.MMSI, ev.Vessel), p)
 		ix.mu.Unlock()
 	case ev.Static != nil:
 		st := ev.Static
 		ix.mu.Lock()
 		defer ix.mu.Unlock()
-		cur := ix.vessels[ev.MMSI]
-		if cur == nil {
-			cur = &storage.VesselRow{MMSI: ev.MMSI, Draught: keelson.NA}
-			ix.vessels[ev.MMSI] = cur
-		}
+		cur := ix.entry(ev.MMSI, "")
 		if ev.Received.Before(cur.StaticTime) {
 			return
 		}
@@ -187,8 +206,30 @@ func (ix *Index) Get(m keelson.MMSI) (storage.VesselRow, bool) {
 	return *v, true
 }
 
+// GetOwnShip returns a copy of the row of the own ship stored without an
+// MMSI under the vessel id.
+func (ix *Index) GetOwnShip(vessel string) (storage.VesselRow, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	v := ix.own[vessel]
+	if v == nil {
+		return storage.VesselRow{}, false
+	}
+	return *v, true
+}
+
+// compareRows orders vessels by (MMSI, vessel id): own ships without an
+// MMSI (MMSI 0) first, by id, then the others by MMSI. Lists and their
+// cursors follow this order.
+func compareRows(a, b *storage.VesselRow) int {
+	if c := cmp.Compare(a.MMSI, b.MMSI); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Vessel, b.Vessel)
+}
+
 // InBound appends the vessels whose latest position lies in b and for which
-// keep returns true, ordered by MMSI.
+// keep returns true, ordered by (MMSI, vessel id) (see compareRows).
 func (ix *Index) InBound(dst []storage.VesselRow, b orb.Bound, keep func(*storage.VesselRow) bool) []storage.VesselRow {
 	lo, hi := cellOf(b.Min), cellOf(b.Max)
 	var hits []*storage.VesselRow
@@ -198,29 +239,28 @@ func (ix *Index) InBound(dst []storage.VesselRow, b orb.Bound, keep func(*storag
 		// A huge box: walking the occupied cells is cheaper.
 		for c, l := range ix.cells {
 			if c.x >= lo.x && c.x <= hi.x && c.y >= lo.y && c.y <= hi.y {
-				hits = ix.appendCell(hits, l, b, keep)
+				hits = appendCell(hits, l, b, keep)
 			}
 		}
 	} else {
 		for y := lo.y; y <= hi.y; y++ {
 			for x := lo.x; x <= hi.x; x++ {
 				if l, ok := ix.cells[cellKey{x, y}]; ok {
-					hits = ix.appendCell(hits, l, b, keep)
+					hits = appendCell(hits, l, b, keep)
 				}
 			}
 		}
 	}
 	// Sort pointers, then copy each row once.
-	slices.SortFunc(hits, func(a, b *storage.VesselRow) int { return cmp.Compare(a.MMSI, b.MMSI) })
+	slices.SortFunc(hits, compareRows)
 	for _, v := range hits {
 		dst = append(dst, *v)
 	}
 	return dst
 }
 
-func (ix *Index) appendCell(dst []*storage.VesselRow, l []keelson.MMSI, b orb.Bound, keep func(*storage.VesselRow) bool) []*storage.VesselRow {
-	for _, m := range l {
-		v := ix.vessels[m]
+func appendCell(dst []*storage.VesselRow, l []*storage.VesselRow, b orb.Bound, keep func(*storage.VesselRow) bool) []*storage.VesselRow {
+	for _, v := range l {
 		if b.Contains(v.Position.Point()) && (keep == nil || keep(v)) {
 			dst = append(dst, v)
 		}
@@ -258,8 +298,7 @@ func (ix *Index) Nearest(p orb.Point, k int, radius float64, keep func(*storage.
 			return
 		}
 		x = ((x % nx) + nx) % nx
-		for _, m := range ix.cells[cellKey{int16(x), int16(y)}] {
-			v := ix.vessels[m]
+		for _, v := range ix.cells[cellKey{int16(x), int16(y)}] {
 			d := geo.Distance(p, v.Position.Point())
 			if d > worst() || (keep != nil && !keep(v)) {
 				continue

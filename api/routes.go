@@ -55,10 +55,11 @@ var (
 func (s *Server) routeTable() []route {
 	return []route{
 		{method: "GET", pattern: "/v1/vessels/{id}", h: s.handleVessel, id: "getVessel", summary: "A vessel's identity, voyage data and latest position",
-			desc:   "By MMSI: identity and voyage data (as known at the key's cutoff) and the latest position (Vessel). By own-ship vessel id: the latest position of that own ship (OwnShip).",
+			desc:   "By MMSI: identity and voyage data (as known at the key's cutoff) and the latest position. By own-ship vessel id: that own ship (stored without an MMSI) as the same Vessel row, with mmsi 0, its id in vessel, no AIS identity (empty strings, zeros, nulls) and its latest position.",
 			params: []param{pIDPath, {name: "format", in: "query", typ: "string", enum: []string{"json", "geojson"}, desc: "json (default) or a GeoJSON Feature."}},
 			schema: "Vessel"},
 		{method: "GET", pattern: "/v1/vessels", h: s.handleVessels, id: "listVessels", summary: "Latest position of every vessel in an area",
+			desc:   "Ordered by (mmsi, vessel): own ships stored without an MMSI (mmsi 0, their id in vessel) first, by id, then the other vessels by MMSI. Own ships have no AIS ship type (ship_type 0): a ship_type filter leaves them out unless it names 0.",
 			params: []param{pBBox, pShipType, {name: "updated_since", in: "query", typ: "date-time", desc: "Only vessels with a position after this time."}, pLimit, pCursor, pFormat},
 			schema: "Vessel", formats: listFormats, list: true},
 		{method: "GET", pattern: "/v1/ownships", h: s.handleOwnShips, id: "listOwnShips", summary: "Own-ship vessels stored without an MMSI, with their latest position",
@@ -69,6 +70,7 @@ func (s *Server) routeTable() []route {
 				{name: "lon", in: "query", typ: "number", required: true, min: num(-180), max: num(180), desc: "Longitude, degrees."},
 				{name: "radius_m", in: "query", typ: "number", min: num(0), max: num(maxRadius), desc: "Search radius in metres (default: the whole Earth)."},
 				{name: "limit", in: "query", typ: "integer", min: num(1), max: num(1000), desc: "How many vessels (default 10)."}, pShipType, pFormat},
+			desc:   "Own ships stored without an MMSI are among them (mmsi 0, their id in vessel, ship_type 0), as in /v1/vessels.",
 			schema: "NearVessel", formats: listFormats, list: true},
 		{method: "GET", pattern: "/v1/vessels/{id}/track", h: s.handleTrack, id: "getTrack", summary: "A vessel's track as a GeoJSON LineString, optionally simplified or resampled",
 			desc: "With format=geojson (default) a Feature whose LineString holds the positions and whose properties hold the mmsi (or, for an own-ship vessel id, the vessel), times, sog, cog, heading and nav_status per point; other formats list the points (Position rows, or OwnShip rows for an own-ship vessel id). A key without export rights gets at most one page of points (after simplify and resample).",
@@ -173,8 +175,8 @@ func (s *Server) OpenAPI() map[string]any {
 					"error": map[string]any{"type": "object", "required": []string{"code", "message"}, "properties": map[string]any{
 						"code":    map[string]any{"type": "string", "enum": []string{"invalid_parameter", "unauthorized", "out_of_scope", "not_found", "rate_limited", "too_large", "unavailable", "internal"}},
 						"message": map[string]any{"type": "string"}}}}},
-				"Vessel":      tableSchema(vesselTable),
-				"NearVessel":  tableSchema(nearTable),
+				"Vessel":      vesselSchema(tableSchema(vesselTable)),
+				"NearVessel":  vesselSchema(tableSchema(nearTable)),
 				"Position":    tableSchema(positionTable),
 				"Observation": tableSchema(observationTable),
 				"Telemetry":   tableSchema(telemetryTable),
@@ -242,6 +244,18 @@ func tableSchema[T any](t *table[T]) map[string]any {
 	return map[string]any{"type": "object", "properties": props, "required": req}
 }
 
+// vesselSchema describes the identity columns of a vessel row.
+func vesselSchema(sch map[string]any) map[string]any {
+	props := sch["properties"].(map[string]any)
+	props["mmsi"] = map[string]any{"type": "integer", "minimum": 0, "maximum": 999999999,
+		"description": "The vessel's MMSI; 0 for an own ship stored without an MMSI (named by vessel)."}
+	props["vessel"] = map[string]any{"type": "string", "maxLength": 64,
+		"description": "The own-ship vessel id when mmsi is 0 (the id of /v1/vessels/{id}, /v1/ownships and /v1/stream?vessel=); empty for every other vessel."}
+	props["ship_type"] = map[string]any{"type": "integer", "minimum": 0, "maximum": 255,
+		"description": "ITU ship and cargo type; 0 when not known (own ships stored without an MMSI have none)."}
+	return sch
+}
+
 func (s *Server) operation(rt route) map[string]any {
 	op := map[string]any{"operationId": rt.id, "summary": rt.summary}
 	if rt.desc != "" {
@@ -301,8 +315,6 @@ func (s *Server) operation(rt route) map[string]any {
 			}
 		} else if rt.id == "getTrack" {
 			js = map[string]any{"type": "object", "required": []string{"data"}, "properties": map[string]any{"data": map[string]any{"type": "array", "items": map[string]any{"oneOf": []any{row, ref("OwnShip")}}}}}
-		} else if rt.id == "getVessel" {
-			js = map[string]any{"oneOf": []any{row, ref("OwnShip")}}
 		} else {
 			js = row
 		}

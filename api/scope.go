@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keelson/keelson"
+	"github.com/keelson/keelson/storage"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/planar"
 )
@@ -18,8 +19,9 @@ type Scope struct {
 	MMSIs []keelson.MMSI `json:"mmsis,omitempty"`
 	// Fleet names the allowlist (documentation only; MMSIs is what counts).
 	Fleet string `json:"fleet,omitempty"`
-	// Vessels is the own-ship allowlist for telemetry; when MMSIs or Vessels
-	// is set, only the listed own-ship vessels' telemetry is visible.
+	// Vessels is the allowlist of own ships stored without an MMSI (by
+	// vessel id): their latest positions, tracks and telemetry. When MMSIs
+	// or Vessels is set, only the listed own ships are visible.
 	Vessels []string `json:"vessels,omitempty"`
 	// Region, when set, is the only area whose positions are visible.
 	Region orb.MultiPolygon `json:"-"`
@@ -154,6 +156,16 @@ func (s *Scope) allowsMMSI(m keelson.MMSI) bool {
 // allowsVessel reports whether the own-ship allowlist admits v.
 func (s *Scope) allowsVessel(v string) bool {
 	return !s.restricted() || slices.Contains(s.Vessels, v)
+}
+
+// allowsRow reports whether the allowlist admits the vessel of a row: by
+// MMSI, or for an own ship stored without an MMSI (MMSI 0) by its vessel
+// id, as /v1/vessels/{id} decides for either.
+func (s *Scope) allowsRow(v *storage.VesselRow) bool {
+	if v.MMSI == 0 {
+		return v.Vessel != "" && s.allowsVessel(v.Vessel)
+	}
+	return s.allowsMMSI(v.MMSI)
 }
 
 // allowsPoint reports whether p lies in the region.

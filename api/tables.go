@@ -33,6 +33,9 @@ var positionTable = &table[storage.PositionRow]{
 func vesselCols[T any](get func(*T) *storage.VesselRow) []column[T] {
 	cols := []column[T]{
 		intCol("mmsi", func(r *T) int64 { return int64(get(r).MMSI) }),
+		// An own ship stored without an MMSI: mmsi 0 and its vessel id
+		// (empty for every other vessel).
+		strCol("vessel", func(r *T) string { return get(r).Vessel }),
 		strCol("name", func(r *T) string { return get(r).Name }),
 		strCol("callsign", func(r *T) string { return get(r).CallSign }),
 		intCol("imo", func(r *T) int64 { return int64(get(r).IMO) }),

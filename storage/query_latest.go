@@ -16,7 +16,7 @@ type LatestBeforeQuery struct {
 	// since the cutoff are read; a vessel silent for longer than Window
 	// before the cutoff is then looked up by its MMSI. Default 24h.
 	Window time.Duration
-	MMSIs  []keelson.MMSI // only these vessels; nil: all
+	MMSIs  []keelson.MMSI // only these vessels (no own ship); nil: all, own ships too
 	// After, when set, asks for an update instead: only the vessels with
 	// a position in (After, Before], each with its latest one there (what
 	// moves a view at After forward to Before).
@@ -38,6 +38,9 @@ ORDER BY p.mmsi`
 // LatestBefore streams the latest position of each vessel at or before
 // q.Before, with the vessel's identity as known then, ordered by MMSI
 // (except the few vessels found by the fallback below, which come last).
+// Own ships stored without an MMSI come first (MMSI 0, Vessel set), read
+// the same way from their rows of latest and positions (ownShipVessels),
+// unless q.MMSIs is set.
 //
 // It reads less than an argMax over every stored position would: a vessel
 // whose row in the latest table is at or before the cutoff has not moved
@@ -58,6 +61,11 @@ func (r *Reader) LatestBefore(ctx context.Context, q LatestBeforeQuery, fn func(
 		win = 24 * time.Hour
 	}
 	from := q.Before.Add(-win)
+	if q.MMSIs == nil { // own ships stored without an MMSI first (query_ownship.go)
+		if err := r.ownShipVessels(ctx, q.Before, q.After, time.Time{}, win, Area{}, fn); err != nil {
+			return err
+		}
+	}
 	p := Params{
 		"before": q.Before,
 		"wfrom":  from,

@@ -380,8 +380,12 @@ func scanVessel(rows Rows, v *VesselRow, withPos bool) error {
 
 // Latest streams the latest position of each vessel (with its identity):
 // from the latest table, or, with q.Before set, from the positions as they
-// were at that time.
+// were at that time. Own ships stored without an MMSI come first (MMSI 0,
+// Vessel set; see latestOwnShips).
 func (r *Reader) Latest(ctx context.Context, q LatestQuery, fn func(*VesselRow) error) error {
+	if err := r.latestOwnShips(ctx, q, fn); err != nil { // own ships without an MMSI first (query_ownship.go)
+		return err
+	}
 	in := where{p: Params{}} // on the positions
 	in.add("mmsi != 0 AND class NOT IN ('base', 'aton')")
 	if !q.Since.IsZero() {

@@ -35,6 +35,7 @@ func (r *PositionRow) Point() orb.Point { return orb.Point{r.Lon, r.Lat} }
 // VesselRow is a vessel's identity and voyage data and its latest position.
 type VesselRow struct {
 	MMSI        keelson.MMSI
+	Vessel      string // own-ship vessel id when MMSI is 0 (stored without an MMSI); else ""
 	Name        string
 	CallSign    string
 	IMO         uint32
