@@ -122,7 +122,7 @@ func BenchmarkDelayedLatest(b *testing.B) {
 	}
 	get(b, "/v1/vessels?limit=1") // the first request builds the snapshot
 	rng := rand.New(rand.NewPCG(42, 1))
-	vs := srv.delayed.m[24*time.Hour].snap.Load().ix.InBound(nil, world, nil)
+	vs := srv.delayedSnapshot(24*time.Hour).ix.InBound(nil, world, nil)
 	for _, c := range []struct {
 		name string
 		path func() string

@@ -112,7 +112,7 @@ func TestDelayedSnapshotFollowsClock(t *testing.T) {
 	// exact checks the snapshot against the latest positions at its cutoff.
 	exact := func(cut time.Time) {
 		t.Helper()
-		sn := srv.delayed.m[delay].snap.Load()
+		sn := srv.delayedSnapshot(delay)
 		if !sn.cutoff.Equal(cut) {
 			t.Fatalf("snapshot cutoff %v, want %v", sn.cutoff, cut)
 		}
@@ -146,7 +146,7 @@ func TestDelayedSnapshotFollowsClock(t *testing.T) {
 		now.Add(int64(step))
 		cut := time.Unix(0, now.Load()).Add(-delay)
 		deadline := time.Now().Add(10 * time.Second)
-		for srv.delayed.m[delay].snap.Load().cutoff.Before(cut) {
+		for srv.delayedSnapshot(delay).cutoff.Before(cut) {
 			if n, _ := get(); n.After(cut) {
 				t.Fatalf("view newer than the cutoff: %v > %v", n, cut)
 			}
@@ -155,9 +155,7 @@ func TestDelayedSnapshotFollowsClock(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		for srv.delayed.m[delay].building.Load() {
-			time.Sleep(time.Millisecond)
-		}
+		srv.delayedSettle(delay)
 		exact(cut)
 		if n, c := get(); n.After(cut) || !n.After(n1) || c < c1 {
 			t.Fatalf("after %v: newest %v (cutoff %v), %d vessels (before %d)", step, n, cut, c, c1)
@@ -176,3 +174,19 @@ func TestDelayedSnapshotFollowsClock(t *testing.T) {
 type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(b []byte) (int, error) { w.t.Log(string(b)); return len(b), nil }
+
+// delayedSettle waits for the running build or update of a delay to end.
+func (s *Server) delayedSettle(delay time.Duration) {
+	s.delayed.mu.Lock()
+	d := s.delayed.m[delay]
+	s.delayed.mu.Unlock()
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	ch := d.running
+	d.mu.Unlock()
+	if ch != nil {
+		<-ch
+	}
+}

@@ -150,7 +150,7 @@ func newEnv() (*testEnv, error) {
 	}
 	e.events = kept
 	e.srv, err = New(Config{Store: db.Reader(storage.QueryLimits{}), Keys: db, Registry: prometheus.NewRegistry(),
-		Now: func() time.Time { return e.now }, Rate: 1000, Burst: 1000, MaxPage: 500, DefaultPage: 100, KeyCacheTTL: time.Millisecond, KeyLookupRate: 1e6})
+		Now: func() time.Time { return e.now }, Rate: 1000, Burst: 1000, ClientRate: 1000, ClientBurst: 1000, MaxPage: 500, DefaultPage: 100, KeyCacheTTL: time.Millisecond, KeyLookupRate: 1e6})
 	if err != nil {
 		return nil, err
 	}

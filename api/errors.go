@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Sentinel errors, matched with errors.Is. Each maps to one HTTP status and
@@ -24,6 +25,9 @@ var (
 type Error struct {
 	Kind    error  // one of the sentinels above
 	Message string // shown to the caller
+	// RetryAfter, when positive, is sent as the Retry-After header (whole
+	// seconds, rounded up): when a 429 or 503 is worth retrying.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Kind.Error() + ": " + e.Message }

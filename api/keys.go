@@ -41,6 +41,14 @@ type KeyStore interface {
 	APIKeyByID(ctx context.Context, id string) (storage.APIKey, error)
 }
 
+// KeyLister lists the stored keys (the newest version of each);
+// *storage.DB implements it. A KeyStore that implements it lets the server
+// build the views of keys with a delay before their first request: at
+// start, and as keys appear (see Server.Run).
+type KeyLister interface {
+	APIKeys(ctx context.Context) ([]storage.APIKey, error)
+}
+
 // KeyFromStorage decodes a stored key.
 func KeyFromStorage(sk storage.APIKey) (Key, error) {
 	k := Key{ID: sk.ID, Name: sk.Name, Hash: sk.Hash, Created: sk.Created, Revoked: sk.Revoked}
@@ -107,6 +115,7 @@ type keyCache struct {
 	m  map[string]cachedKey
 
 	lookups *rate.Limiter // storage lookups; nil: unbounded
+	onFetch func(Key)     // called with each key read from storage; may be nil
 }
 
 type cachedKey struct {
@@ -117,6 +126,27 @@ type cachedKey struct {
 
 func newKeyCache(store KeyStore, ttl time.Duration, now func() time.Time) *keyCache {
 	return &keyCache{store: store, ttl: ttl, now: now, m: map[string]cachedKey{}}
+}
+
+// known returns the cached key of a bearer secret that proved to be a
+// stored key (whether its entry is fresh or revoked): a check that costs
+// no lookup.
+func (c *keyCache) known(secret string) (Key, bool) {
+	id, err := ParseKeyID(secret)
+	if err != nil {
+		return Key{}, false
+	}
+	c.mu.Lock()
+	ck, ok := c.m[id]
+	c.mu.Unlock()
+	if !ok || !ck.found {
+		return Key{}, false
+	}
+	h := HashKey(secret)
+	if subtle.ConstantTimeCompare(h[:], ck.key.Hash[:]) != 1 {
+		return Key{}, false
+	}
+	return ck.key, true
 }
 
 // authenticate returns the key for a bearer secret, or ErrUnauthorized.
@@ -141,6 +171,9 @@ func (c *keyCache) authenticate(ctx context.Context, secret string) (Key, error)
 		switch {
 		case err == nil:
 			ck = cachedKey{key: k, found: true, fetched: now}
+			if c.onFetch != nil && !k.Revoked {
+				c.onFetch(k)
+			}
 		case errors.Is(err, storage.ErrNotFound):
 			ck = cachedKey{fetched: now}
 		default:
