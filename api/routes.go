@@ -159,6 +159,8 @@ func (s *Server) OpenAPI() map[string]any {
 		return r
 	}
 	quota := []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
+	unavailable := errResp("No live stream on this server, or the view of a key with a delay is still being prepared (with Retry-After).", quota...)
+	unavailable["headers"].(map[string]any)["Retry-After"] = map[string]any{"description": "Seconds to wait before retrying, when it is worth it.", "schema": map[string]any{"type": "integer", "minimum": 1}}
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{
@@ -193,19 +195,21 @@ func (s *Server) OpenAPI() map[string]any {
 			},
 			"responses": map[string]any{
 				"BadRequest":   errResp("Invalid parameter (the message names it).", quota...),
-				"Unauthorized": errResp("Missing, unknown or revoked key."),
+				"Unauthorized": errResp("Missing, unknown or revoked key.", quota...),
 				"Forbidden":    errResp("Outside the key's scope.", quota...),
 				"NotFound":     errResp("Not found.", quota...),
 				"TooMany":      errResp("Rate limited: retry after Retry-After seconds.", append([]string{"Retry-After"}, quota...)...),
 				"TooLarge":     errResp("The query exceeds the server's limits (ClickHouse caps).", quota...),
 				"Internal":     errResp("Internal error (details are logged, never shown).", quota...),
-				"Unavailable":  errResp("Not ready, or no live stream on this server."),
+				"Unavailable":  unavailable,
+				"NotReady":     errResp("Not ready: the index is loading or storage is unreachable."),
 			},
 			"headers": map[string]any{
-				"X-RateLimit-Limit":     map[string]any{"description": "The key's token bucket size (requests).", "schema": map[string]any{"type": "integer"}},
-				"X-RateLimit-Remaining": map[string]any{"description": "Requests the key may make now.", "schema": map[string]any{"type": "integer"}},
-				"X-RateLimit-Reset":     map[string]any{"description": "Seconds until the bucket is full again.", "schema": map[string]any{"type": "integer"}},
-				"Retry-After":           map[string]any{"description": "Seconds to wait before the next request.", "schema": map[string]any{"type": "integer"}},
+				"X-RateLimit-Limit": map[string]any{"required": true, "schema": map[string]any{"type": "integer", "minimum": 1},
+					"description": "Size (requests) of the token bucket that applied: the key's, or for a request without a valid key (none, malformed, unknown, revoked) the client address's."},
+				"X-RateLimit-Remaining": map[string]any{"required": true, "description": "Requests that bucket allows now.", "schema": map[string]any{"type": "integer", "minimum": 0}},
+				"X-RateLimit-Reset":     map[string]any{"required": true, "description": "Seconds until that bucket is full again.", "schema": map[string]any{"type": "integer", "minimum": 0}},
+				"Retry-After":           map[string]any{"required": true, "description": "Seconds to wait before the next request.", "schema": map[string]any{"type": "integer", "minimum": 1}},
 				"X-Next-Cursor": map[string]any{"description": "Sent as an HTTP trailer (announced by Trailer: X-Next-Cursor): the cursor of the next page, empty on the last one. The same as next_cursor in JSON bodies; the only one for csv, ndjson and parquet.",
 					"schema": map[string]any{"type": "string"}},
 			},
@@ -356,11 +360,11 @@ func (s *Server) operation(rt route) map[string]any {
 		if strings.Contains(rt.pattern, "{id}") {
 			resp["404"] = respRef("NotFound")
 		}
-		if rt.stream {
-			resp["503"] = respRef("Unavailable")
+		if rt.stream || rt.id == "getVessel" || rt.id == "listVessels" || rt.id == "nearVessels" {
+			resp["503"] = respRef("Unavailable") // no stream; a delayed key's view not ready
 		}
 	} else if rt.id == "readyz" {
-		resp["503"] = respRef("Unavailable")
+		resp["503"] = respRef("NotReady")
 	}
 	op["responses"] = resp
 	return op

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/keelson/keelson/api"
@@ -33,6 +35,7 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 		kafkaCfg                                  bus.Config
 		shutdown                                  time.Duration
 		tracks                                    hot.Config
+		proxies                                   listFlag
 	)
 	fs.StringVar(&listen, "listen", ":8080", "host:port of the HTTP server")
 	fs.StringVar(&chURL, "clickhouse", defaultClickHouse, "ClickHouse URL: clickhouse://user:password@host:9000/db (use a read-only user) or chdb:///dir (embedded; one process per directory)")
@@ -52,6 +55,11 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 	fs.IntVar(&tracks.Days, "track-days", 7, "days of positions held in memory for tracks, counted back from the newest stored day (about 27 bytes a position); 0: every track from ClickHouse")
 	fs.IntVar(&tracks.MaxPositions, "track-max-positions", 0, "most positions held in memory for tracks: past it the oldest days go (0: no bound)")
 	fs.DurationVar(&tracks.Poll, "track-poll", time.Second, "how often the positions held in memory are brought up to date with ClickHouse")
+	fs.DurationVar(&cfg.DelayWait, "delay-wait", 5*time.Second, "how long a request of a key with a delay waits for its view while it is being prepared before 503 with Retry-After")
+	fs.DurationVar(&cfg.BackgroundTimeout, "background-timeout", 5*time.Minute, "ClickHouse max_execution_time (and deadline) of background reads: the views of keys with a delay")
+	fs.Float64Var(&cfg.ClientRate, "client-rate", 1, "requests per second per client address without a valid key (401s, keys not seen yet)")
+	fs.IntVar(&cfg.ClientBurst, "client-burst", 10, "token bucket size per client address without a valid key")
+	fs.Var(&proxies, "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is believed for client addresses (repeatable, or comma-separated); default none")
 	fs.DurationVar(&lim.MaxExecutionTime, "query-timeout", 10*time.Second, "ClickHouse max_execution_time per query")
 	fs.Uint64Var(&lim.MaxRowsToRead, "max-rows-to-read", 200_000_000, "ClickHouse max_rows_to_read per query")
 	fs.Uint64Var(&lim.MaxResultRows, "max-result-rows", 20_000_000, "ClickHouse max_result_rows per query")
@@ -71,6 +79,15 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	log = log.With("component", "serve")
+	for _, v := range proxies {
+		for _, c := range strings.Split(v, ",") {
+			p, err := netip.ParsePrefix(strings.TrimSpace(c))
+			if err != nil {
+				return fmt.Errorf("serve: -trusted-proxy %q: want a CIDR such as 10.0.0.0/8: %w", c, err)
+			}
+			cfg.TrustedProxies = append(cfg.TrustedProxies, p.Masked())
+		}
+	}
 	if stream {
 		if err := kafkaCfg.Validate(); err != nil {
 			return fmt.Errorf("serve: %w", err)
@@ -91,6 +108,12 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg.Store, cfg.Keys, cfg.Logger, cfg.Registry = db.Reader(lim), db, log, reg
+	bg := lim // background reads: the request caps, with a longer time
+	bg.MaxExecutionTime = cfg.BackgroundTimeout
+	if bg.MaxExecutionTime == 0 {
+		bg.MaxExecutionTime = 5 * time.Minute // api.Config's default
+	}
+	cfg.Background = db.Reader(bg)
 	if tracks.Days > 0 {
 		tracks.DB, tracks.Logger, tracks.Registry = db, log, reg
 		if cfg.Store, err = trackStore(ctx, db.Reader(lim), tracks); err != nil {
