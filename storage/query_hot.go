@@ -18,7 +18,7 @@ import (
 // block numbers it has read can find what is new by listing the active
 // parts, whoever wrote it (the sink, `keelson import`).
 
-// ErrNotLocal is returned by PositionParts when positions is not a MergeTree
+// ErrNotLocal is returned by PositionsLocal when positions is not a MergeTree
 // table of this server (a Distributed table of a cluster: each shard's
 // parts are its own).
 var ErrNotLocal = errors.New("storage: positions is not a local MergeTree table")
@@ -31,21 +31,27 @@ type Part struct {
 	MinBlock, MaxBlock int64
 }
 
-// PositionParts lists the active parts of the positions table.
-func (r *Reader) PositionParts(ctx context.Context) ([]Part, error) {
+// PositionsLocal tells (nil) whether positions is a MergeTree table of
+// this server, whose parts PositionParts lists, or why not.
+func (r *Reader) PositionsLocal(ctx context.Context) error {
 	var engine string
 	err := r.db.QueryRow(ctx, "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'positions'", nil, &engine)
 	if errors.Is(err, ErrNoRows) {
-		return nil, fmt.Errorf("%w: no positions table (run keelson migrate)", ErrNotLocal)
+		return fmt.Errorf("%w: no positions table (run keelson migrate)", ErrNotLocal)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !strings.HasSuffix(engine, "MergeTree") {
-		return nil, fmt.Errorf("%w: its engine is %s", ErrNotLocal, engine)
+		return fmt.Errorf("%w: its engine is %s", ErrNotLocal, engine)
 	}
+	return nil
+}
+
+// PositionParts lists the active parts of the positions table.
+func (r *Reader) PositionParts(ctx context.Context) ([]Part, error) {
 	var parts []Part
-	err = r.each(ctx, `SELECT partition_id, name, min_block_number, max_block_number FROM system.parts
+	err := r.each(ctx, `SELECT partition_id, name, min_block_number, max_block_number FROM system.parts
 WHERE database = currentDatabase() AND table = 'positions' AND active`, nil, func(rows Rows) error {
 		var p Part
 		if err := rows.Scan(&p.Partition, &p.Name, &p.MinBlock, &p.MaxBlock); err != nil {

@@ -206,47 +206,63 @@ func (t *Tracks) poll(ctx context.Context) error {
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.LoadTimeout)
 	defer cancel()
-	parts, err := t.loader.PositionParts(ctx)
-	if err != nil {
-		return err
-	}
 	first := !t.isReady()
-	if !first {
-		if err := t.check(parts); err != nil {
-			t.m.reloads.Inc()
-			t.log.Warn("reading the window again", "reason", err)
-			t.reset()
-			first = true
+	if first {
+		if err := t.loader.PositionsLocal(ctx); err != nil {
+			return err
 		}
 	}
-	if first {
-		newest, err := t.loader.NewestPosition(ctx, t.cfg.Now().Add(time.Minute))
+	// A part merged away between a listing and its read gives nothing;
+	// the part that holds its blocks now is read on the next listing, at
+	// most four in one poll.
+	needStart := first
+	for attempt := 0; ; attempt++ {
+		parts, err := t.loader.PositionParts(ctx)
 		if err != nil {
 			return err
 		}
-		t.newest = newest.UnixMilli()
-		t.setStart(t.windowStart())
-	}
-	var todo []storage.Part
-	for _, p := range parts {
-		if t.mutated(p) > t.mutation {
-			t.mutation = t.mutated(p)
+		if len(t.seen) > 0 {
+			if err := t.check(parts); err != nil {
+				t.m.reloads.Inc()
+				t.log.Warn("reading the window again", "reason", err)
+				t.reset()
+				first, needStart = true, true
+			}
 		}
-		if s := t.seen[p.Partition]; s == nil || !covered(s.blocks, p.MinBlock, p.MaxBlock) {
-			todo = append(todo, p)
+		if needStart {
+			newest, err := t.loader.NewestPosition(ctx, t.cfg.Now().Add(time.Minute))
+			if err != nil {
+				return err
+			}
+			t.newest = newest.UnixMilli()
+			t.setStart(t.windowStart())
+			needStart = false
 		}
-	}
-	// Oldest partitions first (their ids sort by time for the daily and
-	// monthly layouts), a few parts per read: rows mostly append.
-	slices.SortFunc(todo, func(a, b storage.Part) int {
-		return cmp.Or(cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.MinBlock, b.MinBlock))
-	})
-	for len(todo) > 0 {
-		n := min(len(todo), 8)
-		if err := t.read(ctx, todo[:n]); err != nil {
-			return err
+		var todo []storage.Part
+		for _, p := range parts {
+			t.mutation = max(t.mutation, t.mutated(p))
+			if s := t.seen[p.Partition]; s == nil || !covered(s.blocks, p.MinBlock, p.MaxBlock) {
+				todo = append(todo, p)
+			}
 		}
-		todo = todo[n:]
+		// Oldest partitions first (their ids sort by time for the daily
+		// and monthly layouts), a few parts per read: rows mostly append.
+		slices.SortFunc(todo, func(a, b storage.Part) int {
+			return cmp.Or(cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.MinBlock, b.MinBlock))
+		})
+		missed := 0
+		for len(todo) > 0 {
+			n := min(len(todo), 8)
+			m, err := t.read(ctx, todo[:n])
+			if err != nil {
+				return err
+			}
+			missed += m
+			todo = todo[n:]
+		}
+		if missed == 0 || attempt == 3 {
+			break
+		}
 	}
 	t.slide()
 	t.lastOK.Store(began.UnixNano())
@@ -322,8 +338,9 @@ func partitionEnd(id string) (int64, bool) {
 	return next(t).UnixMilli(), true
 }
 
-// read reads parts into memory and marks their blocks read.
-func (t *Tracks) read(ctx context.Context, parts []storage.Part) error {
+// read reads parts into memory and marks their blocks read; it returns
+// how many of the parts were merged away before they could be read.
+func (t *Tracks) read(ctx context.Context, parts []storage.Part) (int, error) {
 	names := make([]string, len(parts))
 	for i, p := range parts {
 		names[i] = p.Name
@@ -339,10 +356,27 @@ func (t *Tracks) read(ctx context.Context, parts []storage.Part) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	t.merge(add)
+	// A part merged away between the listing and the read gave nothing:
+	// its blocks are read again from the part that holds them now. A part
+	// still active after the read was in the read (parts never come
+	// back), so its blocks are read.
+	now, err := t.loader.PositionParts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	active := make(map[string]bool, len(now))
+	for _, p := range now {
+		active[p.Name] = true
+	}
+	missed := 0
 	for _, p := range parts {
+		if !active[p.Name] {
+			missed++
+			continue
+		}
 		s := t.seen[p.Partition]
 		if s == nil {
 			s = &partition{}
@@ -350,7 +384,7 @@ func (t *Tracks) read(ctx context.Context, parts []storage.Part) error {
 		}
 		s.blocks = addRange(s.blocks, p.MinBlock, p.MaxBlock)
 	}
-	return nil
+	return missed, nil
 }
 
 // merge publishes the series with the points added: appended in place

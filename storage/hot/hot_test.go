@@ -35,7 +35,7 @@ func (c *counting) OwnShipTrack(ctx context.Context, q storage.OwnShipTrackQuery
 }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	db     *storage.DB
 	reader *storage.Reader
@@ -49,7 +49,7 @@ type env struct {
 
 var t0 = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 
-func newEnv(t *testing.T, cfg Config) *env {
+func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("embedded ClickHouse: skipped with -short")
@@ -462,4 +462,88 @@ func FuzzPartNames(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkPoll is the cost of keeping up: a poll that finds nothing new
+// (every Poll while no writes come), and one that reads a new part of
+// 1,000 positions (a sink batch) beside 100,000 held.
+func BenchmarkPoll(b *testing.B) {
+	for _, newRows := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("new-%d", newRows), func(b *testing.B) {
+			e := newEnv(b, Config{Days: 30})
+			vessels := make([]keelson.MMSI, 500)
+			for i := range vessels {
+				vessels[i] = keelson.MMSI(219000000 + i)
+			}
+			e.insert(e.events(100_000, vessels, nil, t0, 10*day), "a")
+			e.poll()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if newRows > 0 {
+					b.StopTimer()
+					e.insert(e.events(newRows, vessels, nil, t0.Add(9*day), day), fmt.Sprint("b", i))
+					b.StartTimer()
+				}
+				e.poll()
+			}
+		})
+	}
+}
+
+// Without a local positions table Run stops with ErrNotLocal and tracks
+// come from storage (which says what is wrong).
+func TestTracksNotLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("embedded ClickHouse: skipped with -short")
+	}
+	ctx := context.Background()
+	db, err := storage.Open(ctx, "chdb://"+t.TempDir(), storage.Options{})
+	if err != nil {
+		t.Fatalf("open embedded ClickHouse: %v", err)
+	}
+	defer db.Close()
+	r := db.Reader(storage.QueryLimits{})
+	tr, err := New(Config{DB: db, Fallback: r, Poll: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(ctx); !errors.Is(err, storage.ErrNotLocal) {
+		t.Fatalf("Run: %v, want ErrNotLocal", err)
+	}
+	err = tr.Track(ctx, storage.TrackQuery{MMSI: 219000001, From: t0, To: t0.Add(day)}, func(*storage.PositionRow) error { return nil })
+	if err == nil {
+		t.Fatal("a track from a database without positions")
+	}
+	if _, err := New(Config{DB: db}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("New without Fallback: %v", err)
+	}
+	if _, err := New(Config{DB: db, Fallback: r, Days: -1}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("New with Days -1: %v", err)
+	}
+}
+
+// After each poll memory holds every position stored before it, also
+// when the engine merges the new parts while they are being read (a part
+// merged away is read from the part that holds it now, in the same poll).
+func TestTracksCurrentAfterEachPoll(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			e := newEnv(t, Config{Days: 3})
+			vessels := []keelson.MMSI{219000001, 219000002, 219000003}
+			e.insert(e.events(500, vessels, nil, t0.Add(7*day), 3*day), "a")
+			e.poll()
+			for i := 0; i < 6; i++ {
+				e.insert(e.events(200, vessels, nil, t0.Add(7*day), 3*day), fmt.Sprint("b", i))
+				e.poll()
+				var n uint64
+				if err := e.db.QueryRow(e.ctx, fmt.Sprintf("SELECT count() FROM positions FINAL WHERE bitAnd(flags, %d) = 0",
+					keelson.FlagPositionNA|keelson.FlagPositionInvalid), nil, &n); err != nil {
+					t.Fatal(err)
+				}
+				if int(n) != e.tracks.count || n == 0 {
+					t.Fatalf("insert %d: the table has %d positions, memory %d", i, n, e.tracks.count)
+				}
+			}
+		})
+	}
 }
