@@ -28,6 +28,10 @@ import (
 //   - update-1m: LatestBefore with After one minute before the cutoff
 //     (how the server moves a snapshot forward);
 //   - snapshot: building the server's delayed index;
+//   - first-cold: a new server's first request with the delayed key
+//     (no Run: it starts the background build and waits for it);
+//   - first-warm: a new server whose Run built the view of the key's
+//     delay before the request (warm-up-ms: from Run to the view ready);
 //   - api-vessels, api-near: a 5x5 degree box and the 10 nearest vessels
 //     through the whole API with a delayed key (served from the snapshot).
 //
@@ -105,6 +109,55 @@ func BenchmarkDelayedLatest(b *testing.B) {
 			}
 		}
 	})
+	// first times the first request of a new server (with Run when warm).
+	first := func(b *testing.B, warm bool) {
+		b.ReportAllocs()
+		var lat, warmup []time.Duration
+		for b.Loop() {
+			srv, err := New(Config{Store: rd, Keys: memKeyList{memKeys{k.ID: k}}, Rate: 1e9, Burst: 1 << 30, Now: func() time.Time { return now }, DelayWait: time.Minute})
+			if err != nil {
+				b.Fatal(err)
+			}
+			hs := httptest.NewServer(srv.Handler())
+			ctx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			if warm {
+				t0 := time.Now()
+				go func() { srv.Run(ctx); close(done) }()
+				for srv.delayedSnapshot(24*time.Hour) == nil {
+					time.Sleep(time.Millisecond)
+				}
+				warmup = append(warmup, time.Since(t0))
+			} else {
+				close(done)
+			}
+			t0 := time.Now()
+			req, _ := http.NewRequest("GET", hs.URL+"/v1/vessels?limit=1", nil)
+			req.Header.Set("Authorization", "Bearer "+secret)
+			resp, err := hs.Client().Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			lat = append(lat, time.Since(t0))
+			if resp.StatusCode != 200 {
+				b.Fatalf("first request: %d", resp.StatusCode)
+			}
+			cancel()
+			<-done
+			hs.Close()
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+		if warm {
+			slices.Sort(warmup)
+			b.ReportMetric(float64(warmup[len(warmup)/2].Microseconds())/1000, "warm-up-ms")
+		}
+	}
+	b.Run("first-cold", func(b *testing.B) { first(b, false) })
+	b.Run("first-warm", func(b *testing.B) { first(b, true) })
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 	get := func(b *testing.B, path string) {
@@ -120,7 +173,7 @@ func BenchmarkDelayedLatest(b *testing.B) {
 			b.Fatalf("%s: %d, %d bytes", path, resp.StatusCode, n)
 		}
 	}
-	get(b, "/v1/vessels?limit=1") // the first request builds the snapshot
+	get(b, "/v1/vessels?limit=1") // the first request waits for the snapshot
 	rng := rand.New(rand.NewPCG(42, 1))
 	vs := srv.delayedSnapshot(24*time.Hour).ix.InBound(nil, world, nil)
 	for _, c := range []struct {
@@ -150,4 +203,20 @@ func BenchmarkDelayedLatest(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 		})
 	}
+}
+
+// memKeyList is memKeys that also lists its keys (a KeyLister), so that
+// Run builds the views of their delays.
+type memKeyList struct{ memKeys }
+
+func (m memKeyList) APIKeys(ctx context.Context) ([]storage.APIKey, error) {
+	var out []storage.APIKey
+	for id := range m.memKeys {
+		k, err := m.memKeys.APIKeyByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }

@@ -411,3 +411,25 @@ func TestDelayedUpdateFailureRebuilds(t *testing.T) {
 		t.Fatalf("rebuilds %d -> %d", fulls, g.full.Load())
 	}
 }
+
+// The views are read with the background limits, not a request's: with
+// request limits that refuse any real read (max_rows_to_read 10), a
+// delayed key still gets its view, and the request limits still hold for
+// what requests read themselves.
+func TestDelayedBackgroundLimits(t *testing.T) {
+	e := env(t)
+	const delay = 71 * time.Minute
+	srv, err := New(Config{Store: e.db.Reader(storage.QueryLimits{MaxRowsToRead: 10}), Background: e.db.Reader(storage.QueryLimits{}),
+		Keys: e.db, Registry: prometheus.NewRegistry(), Now: func() time.Time { return e.now }, KeyCacheTTL: time.Millisecond, KeyLookupRate: 1e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := httptestServer(t, srv)
+	k := e.key(t, Scope{Delay: Duration(delay)})
+	if code, _, body := delayedGet(t, context.Background(), base, k, delay, e.now); code != 200 {
+		t.Fatalf("delayed view with background limits: %d %s", code, body)
+	}
+	if code, _, body := e.send(t, base, "GET", "/v1/positions?limit=5&from="+rfc(e.base), "", k); code != 413 {
+		t.Fatalf("a request's own read: %d %s, want 413 (request limits)", code, body)
+	}
+}
