@@ -3,8 +3,10 @@
 // Talks to the Keelson API of the server that serves it (same origin), with
 // the API key from the URL fragment (#key=...) kept in localStorage:
 //   GET /v1/vessels?bbox=W,S,E,N&format=geojson      latest positions
-//   GET /v1/vessels/{mmsi}                           vessel card
-//   GET /v1/vessels/{mmsi}/track?from=&to=           track (GeoJSON LineString)
+//   GET /v1/vessels/{id}                             vessel card
+//   GET /v1/vessels/{id}/track?from=&to=             track (GeoJSON LineString)
+// A vessel's id is its MMSI, or for an own ship stored without an MMSI
+// (mmsi 0) its vessel id: own ships get their own marker style.
 //   GET /v1/positions?bbox=&from=&to=&format=...     replay and export
 import L from "leaflet";
 import { feature, mesh } from "topojson-client";
@@ -235,27 +237,32 @@ async function loadBasemap() {
 // ---- vessels ---------------------------------------------------------------
 
 const vesselLayer = L.layerGroup().addTo(map);
-const markers = new Map(); // mmsi -> {marker, props}
-const known = new Map(); // mmsi -> {name, ship_type}: names for replayed frames
-let selected = null; // mmsi of the open card
+const markers = new Map(); // id -> {marker, props}
+const known = new Map(); // id -> {name, ship_type}: names for replayed frames
+let selected = null; // id of the open card
 let trackLayer = null;
 
+// Own ships (stored without an MMSI) are drawn white inside a ring, in
+// the brand colour, whatever their (absent) ship type.
+const OWN_COLOR = "#0b3d91";
+
 function vesselIcon(p, isSelected) {
-  const t = shipType(p.ship_type);
+  const t = p.own ? { color: "#ffffff" } : shipType(p.ship_type);
   const hdg = pick(p, "heading", "true_heading");
   const cog = pick(p, "cog", "course");
   const sog = pick(p, "sog", "speed");
   const dir = typeof hdg === "number" ? hdg : typeof cog === "number" && sog > 0.5 ? cog : null;
   const moving = typeof sog === "number" && sog > 0.5;
-  const stroke = isSelected ? "#000" : "#1d2b36";
-  const sw = isSelected ? 2.2 : 1;
-  const shape = dir === null
+  const stroke = isSelected ? "#000" : p.own ? OWN_COLOR : "#1d2b36";
+  const sw = isSelected ? 2.2 : p.own ? 1.8 : 1;
+  const ring = p.own ? `<circle cx="12" cy="12" r="11" fill="none" stroke="${OWN_COLOR}" stroke-width="2"/>` : "";
+  const shape = ring + (dir === null
     ? `<circle cx="12" cy="12" r="5" fill="${t.color}" stroke="${stroke}" stroke-width="${sw}"/>`
     : `<g transform="rotate(${dir.toFixed(0)} 12 12)">` +
       (moving ? `<line x1="12" y1="4" x2="12" y2="-6" stroke="${stroke}" stroke-width="1"/>` : "") +
-      `<path d="M12 2 L18 19 L12 15.5 L6 19 Z" fill="${t.color}" stroke="${stroke}" stroke-width="${sw}" stroke-linejoin="round"/></g>`;
+      `<path d="M12 2 L18 19 L12 15.5 L6 19 Z" fill="${t.color}" stroke="${stroke}" stroke-width="${sw}" stroke-linejoin="round"/></g>`);
   return L.divIcon({
-    className: "vessel" + (isSelected ? " selected" : ""),
+    className: "vessel" + (p.own ? " own" : "") + (isSelected ? " selected" : ""),
     html: `<svg width="24" height="24" viewBox="-4 -8 32 32" overflow="visible">${shape}</svg>`,
     iconSize: [24, 24],
     iconAnchor: [12, 12],
@@ -263,25 +270,30 @@ function vesselIcon(p, isSelected) {
 }
 
 function iconKey(p) {
-  return [p.ship_type, p.heading, p.cog, p.sog > 0.5].join("|");
+  return [p.own, p.ship_type, p.heading, p.cog, p.sog > 0.5].join("|");
 }
 
 function label(p) {
-  return (pick(p, "name", "shipname") || "").trim() || "MMSI " + p.mmsi;
+  return (pick(p, "name", "shipname") || "").trim() || (p.own ? "Own ship " + p.id : "MMSI " + p.mmsi);
 }
 
 // features normalises a GeoJSON answer (FeatureCollection, Feature or list)
-// to vessel records {mmsi, lat, lon, ...properties}.
+// to vessel records {id, own, mmsi, lat, lon, ...properties}: id is the
+// MMSI, or for an own ship stored without an MMSI (mmsi 0) its vessel id.
 function vesselsOf(gj) {
   const fs = Array.isArray(gj) ? gj : gj.features || (gj.type === "Feature" ? [gj] : []);
   const out = [];
   for (const f of fs) {
     if (!f || !f.geometry || f.geometry.type !== "Point") continue;
     const p = flatten(f.properties || {});
-    const mmsi = pick(p, "mmsi") ?? f.id;
-    if (mmsi === undefined) continue;
+    const mmsi = Number(pick(p, "mmsi") ?? f.id) || 0;
+    const own = !mmsi && typeof p.vessel === "string" && p.vessel !== "";
+    if (!mmsi && !own) continue;
     const [lon, lat] = f.geometry.coordinates;
-    out.push({ ...p, mmsi: String(mmsi), lon, lat, time: pick(p, "time", "ts", "received", "timestamp", "updated") });
+    out.push({
+      ...p, id: own ? p.vessel : String(mmsi), own, mmsi: mmsi ? String(mmsi) : "",
+      lon, lat, time: pick(p, "time", "ts", "received", "timestamp", "updated"),
+    });
   }
   return out;
 }
@@ -289,38 +301,41 @@ function vesselsOf(gj) {
 function showVessels(list) {
   const seen = new Set();
   for (const v of list) {
-    const k = known.get(v.mmsi);
-    if (v.name || v.ship_type) known.set(v.mmsi, { name: v.name || (k && k.name), ship_type: v.ship_type || (k && k.ship_type) });
+    const k = known.get(v.id);
+    if (v.name || v.ship_type) known.set(v.id, { name: v.name || (k && k.name), ship_type: v.ship_type || (k && k.ship_type) });
     else if (k) Object.assign(v, { name: k.name, ship_type: k.ship_type });
-    seen.add(v.mmsi);
-    let m = markers.get(v.mmsi);
+    seen.add(v.id);
+    let m = markers.get(v.id);
     if (m) {
       // Touch the DOM only for what changed: a refresh repeats most vessels.
       const ll = m.marker.getLatLng();
       if (ll.lat !== v.lat || ll.lng !== v.lon) m.marker.setLatLng([v.lat, v.lon]);
-      if (iconKey(v) !== iconKey(m.props)) m.marker.setIcon(vesselIcon(v, v.mmsi === selected));
+      if (iconKey(v) !== iconKey(m.props)) m.marker.setIcon(vesselIcon(v, v.id === selected));
       m.marker.setTooltipContent(tooltip(v));
       m.props = v;
     } else {
-      const marker = L.marker([v.lat, v.lon], { icon: vesselIcon(v, v.mmsi === selected), keyboard: false, riseOnHover: true });
+      const marker = L.marker([v.lat, v.lon], { icon: vesselIcon(v, v.id === selected), keyboard: false, riseOnHover: true, zIndexOffset: v.own ? 1000 : 0 });
       marker.bindTooltip(tooltip(v), { direction: "top", offset: [0, -10] });
-      marker.on("click", () => select(v.mmsi));
+      marker.on("click", () => select(v.id));
       marker.addTo(vesselLayer);
       m = { marker, props: v };
-      markers.set(v.mmsi, m);
+      markers.set(v.id, m);
     }
     const e = m.marker.getElement();
     if (e) {
-      e.dataset.mmsi = v.mmsi;
+      // AIS vessels carry data-mmsi, own ships data-vessel (their id).
+      if (v.own) e.dataset.vessel = v.id;
+      else e.dataset.mmsi = v.mmsi;
       e.dataset.named = v.name ? "1" : "";
     }
   }
-  for (const [mmsi, m] of markers) {
-    if (!seen.has(mmsi) && mmsi !== selected) {
+  for (const [id, m] of markers) {
+    if (!seen.has(id) && id !== selected) {
       vesselLayer.removeLayer(m.marker);
-      markers.delete(mmsi);
+      markers.delete(id);
     }
   }
+  document.body.dataset.ownShips = String(list.filter((v) => v.own).length);
   document.body.dataset.vessels = String(markers.size);
 }
 
@@ -368,8 +383,8 @@ async function refresh() {
       }
       const last = new Map();
       for (const p of pos) {
-        const q = last.get(p.mmsi);
-        if (!q || new Date(p.time) >= new Date(q.time)) last.set(p.mmsi, p);
+        const q = last.get(p.id);
+        if (!q || new Date(p.time) >= new Date(q.time)) last.set(p.id, p);
       }
       list = [...last.values()];
     }
@@ -443,21 +458,30 @@ function debounce(f, ms) {
 
 // ---- vessel card and track -------------------------------------------------
 
-async function select(mmsi) {
+// select opens the card and track of the vessel id (an MMSI, or an own
+// ship's vessel id).
+async function select(id) {
   const prev = selected;
-  selected = mmsi;
-  for (const id of [prev, mmsi]) {
-    const m = id && markers.get(id);
-    if (m) m.marker.setIcon(vesselIcon(m.props, id === selected));
+  selected = id;
+  for (const i of [prev, id]) {
+    const m = i && markers.get(i);
+    if (m) m.marker.setIcon(vesselIcon(m.props, i === selected));
   }
   const card = $("card");
   card.hidden = false;
-  card.dataset.mmsi = mmsi;
-  const fromMarker = markers.get(mmsi)?.props || { mmsi };
+  const fromMarker = markers.get(id)?.props || { id, mmsi: /^\d+$/.test(id) ? id : "", own: !/^\d+$/.test(id) };
+  card.dataset.id = id;
+  if (fromMarker.own) {
+    card.dataset.vessel = id;
+    delete card.dataset.mmsi;
+  } else {
+    card.dataset.mmsi = id;
+    delete card.dataset.vessel;
+  }
   renderCard(fromMarker);
   try {
-    const v = flatten(await apiJSON(`v1/vessels/${encodeURIComponent(mmsi)}`));
-    if (selected === mmsi) renderCard({ ...fromMarker, ...v, mmsi });
+    const v = flatten(await apiJSON(`v1/vessels/${encodeURIComponent(id)}`));
+    if (selected === id) renderCard({ ...fromMarker, ...v, id, own: fromMarker.own, mmsi: fromMarker.mmsi });
   } catch (err) {
     if (!(err instanceof APIError && err.status === 404)) handleError(err);
   }
@@ -469,7 +493,7 @@ function renderCard(v) {
   const len = Number(v.length) || (Number(v.to_bow) || 0) + (Number(v.to_stern) || 0);
   const beam = Number(v.beam) || (Number(v.to_port) || 0) + (Number(v.to_starboard) || 0);
   const rows = [
-    ["MMSI", v.mmsi],
+    v.own ? ["Own ship", v.id] : ["MMSI", v.mmsi],
     ["IMO", pick(v, "imo") || undefined],
     ["Call sign", pick(v, "callsign", "call_sign")],
     ["Type", shipTypeName(v.ship_type)],
@@ -493,15 +517,15 @@ function renderCard(v) {
 }
 
 async function loadTrack() {
-  const mmsi = selected;
-  if (!mmsi) return;
+  const id = selected;
+  if (!id) return;
   const hours = Number($("trackhours").value);
   const to = replayAt || new Date();
   const from = new Date(to.getTime() - hours * 3600000);
   $("trackinfo").textContent = "loading track…";
   try {
-    const gj = await apiJSON(`v1/vessels/${encodeURIComponent(mmsi)}/track`, { from: from.toISOString(), to: to.toISOString() });
-    if (selected !== mmsi) return;
+    const gj = await apiJSON(`v1/vessels/${encodeURIComponent(id)}/track`, { from: from.toISOString(), to: to.toISOString() });
+    if (selected !== id) return;
     const lines = lineStrings(gj);
     if (trackLayer) map.removeLayer(trackLayer);
     const layers = lines.map((c) => L.polyline(c.map(([lon, lat]) => [lat, lon]), {
@@ -593,7 +617,7 @@ bboxForm.addEventListener("submit", async (ev) => {
     count.textContent = `${list.length} vessel${list.length === 1 ? "" : "s"}` + (list.length > 200 ? ", the first 200 by name:" : ":");
     for (const v of list.slice(0, 200)) {
       results.append(el("li", null, el("a", {
-        href: "#", onclick: (e2) => { e2.preventDefault(); map.setView([v.lat, v.lon], Math.max(map.getZoom(), 10)); select(v.mmsi); },
+        href: "#", onclick: (e2) => { e2.preventDefault(); map.setView([v.lat, v.lon], Math.max(map.getZoom(), 10)); select(v.id); },
       }, label(v)), " ", el("span", { class: "hint" }, num(v.sog, 1, " kn"))));
     }
   } catch (err) {
@@ -642,6 +666,7 @@ $("keyform").addEventListener("submit", (ev) => {
 for (const t of TYPES) {
   $("legend").append(el("li", null, el("span", { class: "swatch", style: `background:${t.color}` }), t.name));
 }
+$("legend").append(el("li", null, el("span", { class: "swatch own" }), "Own ship (no MMSI)"));
 
 // busiestBounds bounds the busiest area: the 8° x 5° window holding the
 // most vessels (an AIS feed is dense near its receivers and thin far away),

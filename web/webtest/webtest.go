@@ -257,6 +257,57 @@ func (b *Browser) CheckKeyPrompt(pageURL, key string, timeout time.Duration) err
 	return chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`localStorage.clear()`), chromedp.Navigate("about:blank"))
 }
 
+// OwnShipResult is what CheckOwnShip saw.
+type OwnShipResult struct {
+	OwnShips    int    // own-ship markers on the map
+	Card        string // text of the own ship's card
+	TrackPoints int    // points of its track
+}
+
+// CheckOwnShip opens the map page at pageURL (with its #key= fragment and a
+// view, ?lat=&lon=&z=, that holds the own ship), waits for the marker of
+// the own ship stored without an MMSI whose vessel id is id (drawn in the
+// own-ship style), clicks it, and waits for its card (from
+// /v1/vessels/{id}) and its track. Each wait gives up after timeout.
+func (b *Browser) CheckOwnShip(pageURL, id string, timeout time.Duration) (OwnShipResult, error) {
+	var r OwnShipResult
+	ctx := b.ctx
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
+		return r, fmt.Errorf("%w: navigate: %v", ErrPage, err)
+	}
+	type point struct{ X, Y float64 }
+	at, err := poll[*point](ctx, `(() => {
+		if (document.body.dataset.ready !== "1") return null;
+		const el = document.querySelector('.vessel.own[data-vessel=' + JSON.stringify(`+jsString(id)+`) + ']');
+		if (!el) return null;
+		const r = el.getBoundingClientRect();
+		const x = r.left + r.width / 2, y = r.top + r.height / 2;
+		const hit = document.elementFromPoint(x, y);
+		return hit && el.contains(hit) ? { X: x, Y: y } : null;
+	})()`, timeout)
+	if err != nil {
+		st, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
+		return r, fmt.Errorf("%w: no clickable own-ship marker %q within %s (status %q): %v", ErrPage, id, timeout, st, err)
+	}
+	r.OwnShips, _ = chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(".vessel.own").length`))
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`delete document.body.dataset.trackPoints`),
+		chromedp.MouseClickXY(at.X, at.Y)); err != nil {
+		return r, fmt.Errorf("%w: click own ship %s: %v", ErrPage, id, err)
+	}
+	r.TrackPoints, err = poll[int](ctx, `!document.getElementById("card").hidden && document.getElementById("card").dataset.vessel === `+jsString(id)+
+		` && document.body.dataset.trackPoints !== undefined && Number(document.body.dataset.trackPoints) + 1`, timeout)
+	if err != nil {
+		return r, fmt.Errorf("%w: card and track of own ship %s not shown within %s: %v", ErrPage, id, timeout, err)
+	}
+	r.TrackPoints--
+	r.Card, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("card").innerText`))
+	if msg, _ := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`[document.body.dataset.jsError, document.body.dataset.cspViolation].filter(Boolean).join("; ")`)); msg != "" {
+		return r, fmt.Errorf("%w: the page reported: %s", ErrPage, msg)
+	}
+	return r, nil
+}
+
 func jsString(s string) string {
 	b := []byte{'"'}
 	for _, c := range []byte(s) {
