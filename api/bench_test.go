@@ -108,7 +108,7 @@ func BenchmarkQueryAPI(b *testing.B) {
 	var memURL string
 	b.Run("track-1day-memory", func(b *testing.B) {
 		if memURL == "" {
-			memURL = trackServer(b, ctx, db, srv.cfg, 31)
+			memURL = trackServer(b, ctx, db, srv.cfg, 31, vessels, first)
 		}
 		base = memURL
 		defer func() { base = hs.URL }()
@@ -157,7 +157,7 @@ func BenchmarkQueryAPI(b *testing.B) {
 
 // trackServer serves cfg with tracks held in memory (package hot) for the
 // given days, once they are loaded; it logs the load's time and memory.
-func trackServer(b *testing.B, ctx context.Context, db *storage.DB, cfg Config, days int) string {
+func trackServer(b *testing.B, ctx context.Context, db *storage.DB, cfg Config, days int, vessels []storage.VesselRow, first time.Time) string {
 	ctx, cancel := context.WithCancel(ctx)
 	b.Cleanup(cancel)
 	runtime.GC()
@@ -181,6 +181,30 @@ func trackServer(b *testing.B, ctx context.Context, db *storage.DB, cfg Config, 
 	n := t.Len()
 	b.Logf("tracks: %d positions held in memory, loaded in %v, %.1f bytes each (heap)", n, time.Since(start).Round(time.Millisecond),
 		float64(after.HeapAlloc-before.HeapAlloc)/float64(max(n, 1)))
+	// Memory answers what ClickHouse answers: 300 random vessel-days of
+	// the dataset, row by row.
+	rng := rand.New(rand.NewPCG(9, 9))
+	rows := 0
+	for i := 0; i < 300; i++ {
+		v := vessels[rng.IntN(len(vessels))].MMSI
+		from := first.Add(time.Duration(rng.IntN(30*24)) * time.Hour)
+		q := storage.TrackQuery{MMSI: v, From: from, To: from.Add(24 * time.Hour)}
+		var got, want []storage.PositionRow
+		if err := t.Track(ctx, q, func(p *storage.PositionRow) error { got = append(got, *p); return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Track(ctx, q, func(p *storage.PositionRow) error { want = append(want, *p); return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if !slices.EqualFunc(got, want, func(a, b storage.PositionRow) bool {
+			return a.MMSI == b.MMSI && a.Time.Equal(b.Time) && a.Lat == b.Lat && a.Lon == b.Lon && a.NavStatus == b.NavStatus &&
+				fmt.Sprint(a.SOG, a.COG, a.Heading) == fmt.Sprint(b.SOG, b.COG, b.Heading)
+		}) {
+			b.Fatalf("track %v from %v: memory %d rows, ClickHouse %d, not the same", v, from, len(got), len(want))
+		}
+		rows += len(got)
+	}
+	b.Logf("tracks: 300 random vessel-days (%d positions) the same from memory and ClickHouse", rows)
 	cfg.Store, cfg.Registry = hot.Store{Reader: r, Tracks: t}, nil
 	srv, err := New(cfg)
 	if err != nil {
