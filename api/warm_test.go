@@ -285,9 +285,13 @@ func TestDelayedBuilding503(t *testing.T) {
 	if took < 150*time.Millisecond || took > 5*time.Second {
 		t.Fatalf("answered after %v, want about DelayWait (150ms)", took)
 	}
-	// Other requests meanwhile join the same build.
-	if code, _, _ := delayedGet(t, context.Background(), base, k, delay, e.now); code != 503 {
-		t.Fatalf("second request while building: %d", code)
+	// Other requests meanwhile join the same build; their answer is the
+	// one the OpenAPI document promises (a 503 with the quota headers).
+	c := newQuotaClient(t, srv)
+	for _, p := range []string{"/v1/vessels?limit=10", "/v1/vessels/near?lat=55.7&lon=12.6", "/v1/vessels/" + e.busiest().String()} {
+		if a := c.get(p, "Bearer "+k); a.code != 503 || a.errCode != "unavailable" || a.retryAfter < 1 || a.limit != 1000 {
+			t.Fatalf("%s while building: %+v", p, a)
+		}
 	}
 	if n := g.full.Load(); n != 1 {
 		t.Fatalf("%d builds started, want 1", n)
