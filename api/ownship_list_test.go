@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -500,4 +501,33 @@ func TestVesselCursorRoundTrip(t *testing.T) {
 			t.Errorf("%q: no error", bad)
 		}
 	}
+}
+
+// FuzzVesselCursor: any string is a cursor of a vessel list or a named
+// 400, never a panic; a cursor it accepts means what it says (encoding the
+// key it names gives a cursor naming the same key).
+func FuzzVesselCursor(f *testing.F) {
+	for _, s := range []string{"", "o1.zeus", "o1.", "o1.a'b", "c1.0.211000001", "c1.x.1", "o1.zeus\x00"} {
+		f.Add(base64.RawURLEncoding.EncodeToString([]byte(s)))
+	}
+	f.Add("not base64!")
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := parseVesselCursor("cursor", s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidParam) {
+				t.Fatalf("%q: %v is not ErrInvalidParam", s, err)
+			}
+			return
+		}
+		if v.MMSI != 0 && v.Vessel != "" || v.Vessel != "" && !vesselName.MatchString(v.Vessel) {
+			t.Fatalf("%q: key %+v", s, v)
+		}
+		back, err := parseVesselCursor("cursor", vesselCursor(&v))
+		if v.MMSI == 0 && v.Vessel == "" { // a c1 cursor of MMSI 0: before every row
+			return
+		}
+		if err != nil || back.MMSI != v.MMSI || back.Vessel != v.Vessel {
+			t.Fatalf("%q: %+v -> %+v %v", s, v, back, err)
+		}
+	})
 }
