@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -328,9 +330,14 @@ func (s *Server) watchKeys(ctx context.Context) {
 }
 
 // listKeys returns the stored keys; a key that does not decode is skipped
-// (it cannot authenticate either).
+// (it cannot authenticate either), and a database without the api_keys
+// table has none.
 func listKeys(ctx context.Context, l KeyLister) ([]Key, error) {
 	sks, err := l.APIKeys(ctx)
+	var qe *storage.QueryError
+	if errors.As(err, &qe) && (qe.Code == 60 || strings.Contains(qe.Msg, "UNKNOWN_TABLE")) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
