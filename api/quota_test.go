@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -305,5 +306,34 @@ func TestQuotaClientBucketsBounded(t *testing.T) {
 	c.refund(b, later)
 	if _, q2 := c.take(addr(21), later); q.tokens != 1 || q2.tokens != 1 {
 		t.Fatalf("tokens %v then %v", q.tokens, q2.tokens)
+	}
+}
+
+// The new limits refuse negative values, naming the field.
+func TestConfigValidateLimits(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"DelayWait", Config{DelayWait: -1}},
+		{"BackgroundTimeout", Config{BackgroundTimeout: -time.Second}},
+		{"ClientRate", Config{ClientRate: -1}},
+		{"ClientBurst", Config{ClientBurst: -1}},
+		{"ClientBuckets", Config{ClientBuckets: -1}},
+	} {
+		c.cfg.Store, c.cfg.Keys = brokenStore{}, memKeys{}
+		err := c.cfg.Validate()
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), c.name) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	cfg := Config{Store: brokenStore{}, Keys: memKeys{}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.setDefaults()
+	if cfg.DelayWait != 5*time.Second || cfg.BackgroundTimeout != 5*time.Minute || cfg.ClientRate != 1 || cfg.ClientBurst != 10 ||
+		cfg.ClientBuckets != 10_000 || cfg.Background != cfg.Store {
+		t.Fatalf("defaults: %+v", cfg)
 	}
 }
