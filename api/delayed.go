@@ -27,9 +27,11 @@ import (
 // KeyCacheTTL, and a key looked up for the first time is noticed at
 // once). A request for a delay whose snapshot is not ready yet starts or
 // joins its build and waits at most Config.DelayWait for it, then gets
-// 503 with Retry-After; a build that fails is retried in the background
-// with a backoff (1 s doubling up to 1 min), and requests meanwhile get
-// 503 with Retry-After.
+// 503 with Retry-After. A build that fails is retried in the background
+// with a backoff (1 s doubling up to 1 min); the requests that waited for
+// it, and those that come before the retry, get the failure (answered as
+// any storage failure: 500, or 413 for a ClickHouse cap), never a view
+// they should not see.
 //
 // A snapshot is moved forward in the background once it is DelayRefresh
 // old, by applying the positions between the old and the new cutoff (a
