@@ -234,7 +234,10 @@ func (t *Tracks) poll(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			t.newest = newest.UnixMilli()
+			t.newest = 0 // an empty table: the window ends today
+			if !newest.IsZero() {
+				t.newest = newest.UnixMilli()
+			}
 			t.setStart(t.windowStart())
 			needStart = false
 		}

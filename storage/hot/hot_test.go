@@ -547,3 +547,19 @@ func TestTracksCurrentAfterEachPoll(t *testing.T) {
 		})
 	}
 }
+
+// On an empty table the window is the Days up to today, and the first
+// positions written are held.
+func TestTracksEmptyTable(t *testing.T) {
+	e := newEnv(t, Config{Days: 2})
+	e.poll()
+	if got, want := time.UnixMilli(e.tracks.start).UTC(), e.now.Truncate(day).Add(-day); !got.Equal(want) {
+		t.Fatalf("window on an empty table starts %v, want %v", got, want)
+	}
+	vessels := []keelson.MMSI{219000001}
+	e.insert(e.events(100, vessels, nil, e.now.Add(-day), day), "a")
+	e.poll()
+	if n := e.same(vessels, nil, days(e.now.Truncate(day).Add(-day), 2), true); n == 0 {
+		t.Fatal("nothing held")
+	}
+}
