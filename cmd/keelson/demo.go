@@ -204,10 +204,11 @@ func runDemoWith(ctx context.Context, cfg demoConfig) error {
 	feed := kafka.ReaderConfig("keelson-demo-api", bus.TopicEvents)
 	feed.StartOffset = kafkago.LastOffset
 	reg := prometheus.NewRegistry()
-	store, err := trackStore(ctx, db.Reader(storage.QueryLimits{}), hot.Config{DB: db, Logger: log, Registry: reg})
+	store, stopTracks, err := trackStore(ctx, db.Reader(storage.QueryLimits{}), hot.Config{DB: db, Logger: log, Registry: reg})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	defer stopTracks() // before storage closes
 	srv, err := api.New(api.Config{
 		Store: store, Keys: db, Feed: api.KafkaFeed(feed),
 		Logger: log.With("component", "api"), Registry: reg, Web: web.Handler(),

@@ -116,10 +116,13 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 	cfg.Background = db.Reader(bg)
 	if tracks.Days > 0 {
 		tracks.DB, tracks.Logger, tracks.Registry = db, log, reg
-		if cfg.Store, err = trackStore(ctx, db.Reader(lim), tracks); err != nil {
+		var stop func()
+		if cfg.Store, stop, err = trackStore(ctx, db.Reader(lim), tracks); err != nil {
 			return fmt.Errorf("serve: %w", err)
 		}
-	} else if tracks.Days < 0 {
+		defer stop() // before db.Close
+	}
+	if tracks.Days < 0 {
 		return fmt.Errorf("serve: -track-days %d is negative", tracks.Days)
 	}
 	if !noWeb {
@@ -137,15 +140,21 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 }
 
 // trackStore is r with its tracks answered from memory (package hot),
-// which it starts following until ctx ends.
-func trackStore(ctx context.Context, r *storage.Reader, cfg hot.Config) (api.Store, error) {
+// which follows the table until ctx ends or stop is called; stop returns
+// once it no longer reads (call it before closing the database).
+func trackStore(ctx context.Context, r *storage.Reader, cfg hot.Config) (_ api.Store, stop func(), _ error) {
 	cfg.Fallback = r
 	t, err := hot.New(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	go t.Run(ctx) // it logs why it stops early; tracks then come from ClickHouse
-	return hot.Store{Reader: r, Tracks: t}, nil
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t.Run(ctx) // it logs why it stops early; tracks then come from ClickHouse
+	}()
+	return hot.Store{Reader: r, Tracks: t}, func() { cancel(); <-done }, nil
 }
 
 // serveHTTP runs srv on ln until ctx ends, then drains for at most timeout.
