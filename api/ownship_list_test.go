@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -14,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/keelson/keelson"
 	"github.com/keelson/keelson/storage"
 	"github.com/paulmach/orb"
@@ -530,4 +534,59 @@ func FuzzVesselCursor(f *testing.F) {
 			t.Fatalf("%q: %+v -> %+v %v", s, v, back, err)
 		}
 	})
+}
+
+// The answers with own ships in them match the OpenAPI document (the
+// Vessel and NearVessel rows with mmsi 0 and a vessel id; the cursor after
+// an own ship).
+func TestOwnShipAnswersMatchOpenAPI(t *testing.T) {
+	e := env(t)
+	resp := e.do(t, "GET", "/openapi.json", "", "")
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	doc, err := openapi3.NewLoader().LoadFromData(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Servers = openapi3.Servers{{URL: e.http.URL}}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, _ := e.zeusAt(t, time.Time{})
+	p := last.Position.Point
+	k := e.key(t, Scope{Vessels: []string{"zeus"}, MMSIs: []keelson.MMSI{e.busiest()}})
+	for _, path := range []string{
+		"/v1/vessels?limit=1", // zeus, and the cursor after it
+		"/v1/vessels?limit=5&format=geojson",
+		fmt.Sprintf("/v1/vessels/near?lat=%v&lon=%v&limit=5", p[1], p[0]),
+		"/v1/vessels/zeus?format=geojson",
+	} {
+		req, _ := http.NewRequest("GET", e.http.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+k)
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+			t.Errorf("%s: request: %v", path, err)
+		}
+		resp, err := e.http.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"vessel":"zeus"`)) {
+			t.Fatalf("%s: %d %.300s", path, resp.StatusCode, b)
+		}
+		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
+			Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+		out.SetBodyBytes(b)
+		if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+			t.Errorf("%s: answer does not match the document: %v\n%.300s", path, err, b)
+		}
+	}
 }
