@@ -65,28 +65,13 @@ type OwnShipRow struct {
 
 // OwnShips streams every own-ship vessel stored without an MMSI with its
 // latest usable position at or before before (zero: now), ordered by
-// vessel id. (Own ships are few; the primary key of positions finds
-// their rows, MMSI 0, directly.)
+// vessel id: the latest table, or as of a cutoff as LatestBefore reads
+// them (ownShipVessels; own ships are few, and the primary key of
+// positions finds their rows, MMSI 0, directly).
 func (r *Reader) OwnShips(ctx context.Context, before time.Time, fn func(*OwnShipRow) error) error {
-	p := Params{}
-	src := "latest FINAL WHERE mmsi = 0 AND vessel != ''"
-	if !before.IsZero() {
-		src = "positions WHERE mmsi = 0 AND vessel != '' AND ts <= {before:DateTime64(3)}" + fmt.Sprintf(" AND bitAnd(flags, %d) = 0", badPos)
-		p["before"] = before
-	}
-	sql := `SELECT vessel, max(ts), argMax(lon_e7, ts), argMax(lat_e7, ts), argMax(sog, ts), argMax(cog, ts), argMax(heading, ts), argMax(nav_status, ts)
-FROM ` + src + ` GROUP BY vessel ORDER BY vessel`
 	var o OwnShipRow
-	return r.each(ctx, sql, p, func(rows Rows) error {
-		var lon, lat int32
-		var sog, cog, hdg float32
-		pos := &o.Position
-		if err := rows.Scan(&o.Vessel, &pos.Time, &lon, &lat, &sog, &cog, &hdg, &pos.NavStatus); err != nil {
-			return err
-		}
-		pos.MMSI = 0
-		pos.Lon, pos.Lat = float64(lon)/1e7, float64(lat)/1e7
-		pos.SOG, pos.COG, pos.Heading = widen32(sog), widen32(cog), widen32(hdg)
+	return r.ownShipVessels(ctx, before, time.Time{}, time.Time{}, 0, Area{}, func(v *VesselRow) error {
+		o = OwnShipRow{Vessel: v.Vessel, Position: v.Position}
 		return fn(&o)
 	})
 }
