@@ -63,7 +63,7 @@ func (s *Server) routeTable() []route {
 			params: []param{pBBox, pShipType, {name: "updated_since", in: "query", typ: "date-time", desc: "Only vessels with a position after this time."}, pLimit, pCursor, pFormat},
 			schema: "Vessel", formats: listFormats, list: true},
 		{method: "GET", pattern: "/v1/ownships", h: s.handleOwnShips, id: "listOwnShips", summary: "Own-ship vessels stored without an MMSI, with their latest position",
-			desc:   "The own ships whose collector was given a vessel id but no MMSI (those with an MMSI are vessels like any other), as of the key's cutoff; each id also serves /v1/vessels/{id} and its track. Ordered by vessel id, not paged.",
+			desc:   "The own ships whose collector was given a vessel id but no MMSI (those with an MMSI are vessels like any other), as of the key's cutoff; each id also serves /v1/vessels/{id} and its track, and they are in /v1/vessels and /v1/vessels/near too (Vessel rows with mmsi 0 and the id in vessel). Ordered by vessel id, not paged.",
 			params: []param{pBBox, pFormat}, schema: "OwnShip", formats: listFormats, list: true},
 		{method: "GET", pattern: "/v1/vessels/near", h: s.handleNear, id: "nearVessels", summary: "Nearest vessels to a point, with their distance",
 			params: []param{{name: "lat", in: "query", typ: "number", required: true, min: num(-90), max: num(90), desc: "Latitude, degrees."},
