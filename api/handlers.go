@@ -222,7 +222,7 @@ func (s *Server) ownShip(w http.ResponseWriter, r *http.Request, k *Key, vessel 
 	if ix != nil {
 		v, found = ix.GetOwnShip(vessel)
 	}
-	if !found { // not in the index (loading)
+	if !found { // not in the index (loading, or not seen by it)
 		pos, err := s.store.OwnShipLatest(r.Context(), vessel, k.Scope.cutoff(s.now()))
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return err
