@@ -264,12 +264,31 @@ func (s *Server) handleOwnShips(w http.ResponseWriter, r *http.Request, k *Key) 
 	if err != nil {
 		return err
 	}
+	// From the index that serves the key's /v1/vessels (so that both say
+	// the same), or from storage while it loads.
+	ix, err := s.indexFor(r, k)
+	if err != nil {
+		return err
+	}
 	var before time.Time // live: the latest table
 	if k.Scope.Delay > 0 {
 		before = k.Scope.cutoff(s.now())
 	}
 	return writeList(s, w, "ownships", ownShipTable, f, 0, func(emit func(*ownRow) error) error {
 		var row ownRow
+		if ix != nil {
+			for _, v := range ix.OwnShips(nil) {
+				p := v.Position.Point()
+				if !k.Scope.allowsVessel(v.Vessel) || !b.Contains(p) || !k.Scope.allowsPoint(p) {
+					continue
+				}
+				row = ownRow{Vessel: v.Vessel, Pos: v.Position}
+				if err := emit(&row); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		return s.store.OwnShips(r.Context(), before, func(o *storage.OwnShipRow) error {
 			p := o.Position.Point()
 			if !k.Scope.allowsVessel(o.Vessel) || !b.Contains(p) || !k.Scope.allowsPoint(p) {

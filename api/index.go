@@ -218,6 +218,21 @@ func (ix *Index) GetOwnShip(vessel string) (storage.VesselRow, bool) {
 	return *v, true
 }
 
+// OwnShips appends the own ships stored without an MMSI that have a
+// position, ordered by vessel id.
+func (ix *Index) OwnShips(dst []storage.VesselRow) []storage.VesselRow {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	n := len(dst)
+	for _, v := range ix.own {
+		if v.HasPosition {
+			dst = append(dst, *v)
+		}
+	}
+	slices.SortFunc(dst[n:], func(a, b storage.VesselRow) int { return strings.Compare(a.Vessel, b.Vessel) })
+	return dst
+}
+
 // compareRows orders vessels by (MMSI, vessel id): own ships without an
 // MMSI (MMSI 0) first, by id, then the others by MMSI. Lists and their
 // cursors follow this order.

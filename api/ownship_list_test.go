@@ -27,8 +27,7 @@ import (
 // rowID names a vessel row as /v1/vessels/{id} does: its MMSI, or for an
 // own ship stored without an MMSI (mmsi 0) its vessel id.
 func rowID(r row) string {
-	if r.num("mmsi") == 0 {
-		s, _ := r["vessel"].(string)
+	if s, _ := r["vessel"].(string); s != "" {
 		return s
 	}
 	return r.mmsi().String()
@@ -233,6 +232,14 @@ func TestOwnShipInVesselLists(t *testing.T) {
 	var c2 row
 	getJSON(t, hs, "/v1/vessels/zeus", k, 200, &c2)
 	sameRows(t, "card from storage", []row{c2}, []row{card})
+	// /v1/ownships: from the index and from storage, the list's row.
+	var o1, o2 page
+	e.call(t, "GET", "/v1/ownships", k, "", 200, &o1)
+	getJSON(t, hs, "/v1/ownships", k, 200, &o2)
+	sameRows(t, "ownships from storage", o2.Data, o1.Data)
+	if len(o1.Data) != 1 || o1.Data[0]["vessel"] != "zeus" || !sameFix(o1.Data[0], last) {
+		t.Fatalf("ownships: %v", o1.Data)
+	}
 }
 
 // Every scope rule applies to own ships in the lists as it does to
@@ -256,14 +263,19 @@ func TestOwnShipListScopes(t *testing.T) {
 		t.Helper()
 		out := map[string][]row{}
 		out["json"] = e.all(t, "/v1/vessels?limit=500", key)
-		var pg page
-		e.call(t, "GET", nearZeus, key, "", 200, &pg)
-		out["near"] = pg.Data
-		getJSON(t, coldURL, "/v1/vessels?limit=500", key, 200, &pg)
-		out["storage"] = pg.Data
-		getJSON(t, coldURL, nearZeus, key, 200, &pg)
-		out["storage near"] = pg.Data
+		// A new page each time: decoding into one would reuse its rows.
+		var p1, p2, p3, p4, p5 page
+		e.call(t, "GET", nearZeus, key, "", 200, &p1)
+		out["near"] = p1.Data
+		getJSON(t, coldURL, "/v1/vessels?limit=500", key, 200, &p2)
+		out["storage"] = p2.Data
+		getJSON(t, coldURL, nearZeus, key, 200, &p3)
+		out["storage near"] = p3.Data
 		out["geojson"] = e.rows(t, "/v1/vessels?limit=500&format=geojson", key, "geojson")
+		e.call(t, "GET", "/v1/ownships", key, "", 200, &p4)
+		out["ownships"] = p4.Data
+		getJSON(t, coldURL, "/v1/ownships", key, 200, &p5)
+		out["storage ownships"] = p5.Data
 		return out
 	}
 	exports := func(t *testing.T, key string, out map[string][]row) {
@@ -451,6 +463,9 @@ func TestIndexOwnShips(t *testing.T) {
 	put(0, "", 10.5, 55.5, 0) // neither MMSI nor id: ignored
 	if ix.Len() != 4 {
 		t.Fatalf("Len %d, want 4", ix.Len())
+	}
+	if own := ix.OwnShips(nil); len(own) != 2 || own[0].Vessel != "alpha" || own[1].Vessel != "zulu" {
+		t.Fatalf("OwnShips: %+v", own)
 	}
 	got := ix.InBound(nil, world, nil)
 	var order []string
