@@ -49,17 +49,27 @@ type env struct {
 
 var t0 = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 
-func newEnv(t testing.TB, cfg Config) *env {
+// openDB opens an embedded database in a temporary directory, closed
+// when the test ends. It skips under -short and fails when libchdb.so is
+// missing in a full run.
+func openDB(t testing.TB) *storage.DB {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("embedded ClickHouse: skipped with -short")
 	}
-	ctx := context.Background()
-	db, err := storage.Open(ctx, "chdb://"+t.TempDir(), storage.Options{})
+	db, err := storage.Open(context.Background(), "chdb://"+t.TempDir(), storage.Options{})
 	if err != nil {
 		t.Fatalf("open embedded ClickHouse: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func newEnv(t testing.TB, cfg Config) *env {
+	t.Helper()
+	ctx := context.Background()
+	db := openDB(t)
+	var err error
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -493,15 +503,8 @@ func BenchmarkPoll(b *testing.B) {
 // Without a local positions table Run stops with ErrNotLocal and tracks
 // come from storage (which says what is wrong).
 func TestTracksNotLocal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("embedded ClickHouse: skipped with -short")
-	}
 	ctx := context.Background()
-	db, err := storage.Open(ctx, "chdb://"+t.TempDir(), storage.Options{})
-	if err != nil {
-		t.Fatalf("open embedded ClickHouse: %v", err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	r := db.Reader(storage.QueryLimits{})
 	tr, err := New(Config{DB: db, Fallback: r, Poll: time.Millisecond})
 	if err != nil {
