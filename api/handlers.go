@@ -73,7 +73,9 @@ func writeList[T any](s *Server, w http.ResponseWriter, route string, t *table[T
 			h.Set("Trailer", "X-Next-Cursor")
 		}
 	})
+	defer rw.release()
 	enc := newEncoder(t, f, rw)
+	defer enc.release()
 	var last T
 	n, next := 0, ""
 	err := produce(func(r *T) error {

@@ -268,6 +268,7 @@ func (ix *Index) InBound(dst []storage.VesselRow, b orb.Bound, keep func(*storag
 	}
 	// Sort pointers, then copy each row once.
 	slices.SortFunc(hits, compareRows)
+	dst = slices.Grow(dst, len(hits))
 	for _, v := range hits {
 		dst = append(dst, *v)
 	}
