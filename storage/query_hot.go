@@ -29,6 +29,7 @@ type Part struct {
 	Partition          string
 	Name               string
 	MinBlock, MaxBlock int64
+	Rows               uint64 // rows stored, duplicates and unusable positions included
 }
 
 // PositionsLocal tells (nil) whether positions is a MergeTree table of
@@ -51,10 +52,10 @@ func (r *Reader) PositionsLocal(ctx context.Context) error {
 // PositionParts lists the active parts of the positions table.
 func (r *Reader) PositionParts(ctx context.Context) ([]Part, error) {
 	var parts []Part
-	err := r.each(ctx, `SELECT partition_id, name, min_block_number, max_block_number FROM system.parts
+	err := r.each(ctx, `SELECT partition_id, name, min_block_number, max_block_number, rows FROM system.parts
 WHERE database = currentDatabase() AND table = 'positions' AND active`, nil, func(rows Rows) error {
 		var p Part
-		if err := rows.Scan(&p.Partition, &p.Name, &p.MinBlock, &p.MaxBlock); err != nil {
+		if err := rows.Scan(&p.Partition, &p.Name, &p.MinBlock, &p.MaxBlock, &p.Rows); err != nil {
 			return err
 		}
 		parts = append(parts, p)
