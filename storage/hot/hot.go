@@ -41,9 +41,10 @@ import (
 // ErrInvalidConfig is returned by New for a bad Config.
 var ErrInvalidConfig = errors.New("hot: invalid config")
 
-// TrackReader answers the tracks that memory does not hold.
-// *storage.Reader implements it.
+// TrackReader answers the tracks and area-time queries that memory does
+// not hold. *storage.Reader implements it.
 type TrackReader interface {
+	Positions(ctx context.Context, q storage.PositionQuery, fn func(*storage.PositionRow) error) error
 	Track(ctx context.Context, q storage.TrackQuery, fn func(*storage.PositionRow) error) error
 	OwnShipTrack(ctx context.Context, q storage.OwnShipTrackQuery, fn func(*storage.PositionRow) error) error
 }
@@ -122,13 +123,16 @@ type Tracks struct {
 	series map[uint32]map[string][]point // sorted by (ms, lat, lon), no duplicates; below len never changes
 	start  int64                         // window start, Unix ms: every stored position at or after it is held
 	ready  bool
-	lastOK atomic.Int64 // Unix nanos at which the last successful poll began
+	lastOK atomic.Int64        // Unix nanos at which the last successful poll began
+	cells  map[uint64][]uint32 // (day, cell) -> sorted ids of the series with a point there (area.go)
+	keys   []key               // series id -> series
 
 	// Owned by the poller.
 	count    int
 	newest   int64 // newest position held, Unix ms
 	seen     map[string]*partition
-	mutation int64 // highest mutation version among the parts read
+	mutation int64          // highest mutation version among the parts read
+	ids      map[key]uint32 // series -> id, the inverse of keys
 }
 
 // partition is what the poller has read of one partition of positions.
@@ -165,6 +169,8 @@ func New(cfg Config) (*Tracks, error) {
 		log:    cfg.Logger.With("component", "hot"),
 		series: map[uint32]map[string][]point{},
 		seen:   map[string]*partition{},
+		cells:  map[uint64][]uint32{},
+		ids:    map[key]uint32{},
 	}
 	t.m = newMetrics(cfg.Registry, t)
 	return t, nil
@@ -395,9 +401,12 @@ func (t *Tracks) read(ctx context.Context, parts []storage.Part) (int, error) {
 // beyond the length they were given), else merged into a new slice.
 func (t *Tracks) merge(add map[key][]point) {
 	type update struct {
-		k   key
-		pts []point
+		k     key
+		pts   []point
+		id    uint32
+		cells []uint64
 	}
+	var fresh []key
 	ups := make([]update, 0, len(add))
 	for k, a := range add {
 		slices.SortStableFunc(a, func(x, y point) int { return x.compare(&y) })
@@ -410,10 +419,12 @@ func (t *Tracks) merge(add map[key][]point) {
 			pts = mergeSorted(old, a)
 		}
 		t.count += len(pts) - len(old)
-		ups = append(ups, update{k, pts})
+		ups = append(ups, update{k, pts, t.seriesID(k, &fresh), indexCells(a)})
 	}
 	t.mu.Lock()
+	t.keys = append(t.keys, fresh...)
 	for _, u := range ups {
+		t.addIndex(u.id, u.cells)
 		m := t.series[u.k.mmsi]
 		if m == nil {
 			m = map[string][]point{}
@@ -507,6 +518,7 @@ func (t *Tracks) slide() {
 		}
 	}
 	t.mu.Lock()
+	moved := start != t.start
 	t.start = start
 	for _, u := range ups {
 		if len(u.pts) == 0 {
@@ -517,6 +529,9 @@ func (t *Tracks) slide() {
 			continue
 		}
 		t.series[u.mmsi][u.vessel] = u.pts
+	}
+	if moved || len(ups) > 0 {
+		t.compactIndex()
 	}
 	t.mu.Unlock()
 }
@@ -530,8 +545,10 @@ func firstAtOrAfter(pts []point, ms int64) int {
 func (t *Tracks) reset() {
 	t.mu.Lock()
 	t.series = map[uint32]map[string][]point{}
+	t.cells, t.keys = map[uint64][]uint32{}, nil
 	t.ready = false
 	t.mu.Unlock()
+	t.ids = map[key]uint32{}
 	t.seen = map[string]*partition{}
 	t.count, t.newest, t.mutation = 0, 0, 0
 }

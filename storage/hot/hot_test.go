@@ -21,7 +21,8 @@ import (
 // counting is the real reader, counting the tracks it is asked for.
 type counting struct {
 	*storage.Reader
-	n atomic.Int64
+	n     atomic.Int64
+	areas atomic.Int64 // area-time queries (area_test.go)
 }
 
 func (c *counting) Track(ctx context.Context, q storage.TrackQuery, fn func(*storage.PositionRow) error) error {
@@ -242,6 +243,8 @@ func TestTracksFollowTable(t *testing.T) {
 	e.insert(again, "c")
 	e.poll()
 	e.same(vessels, own, days(start, 5), true)
+	e.checkIndex()
+	e.randomAreas(30, start, 5, vessels)
 
 	// Merges replace parts by one covering their blocks: nothing to read.
 	e.exec("OPTIMIZE TABLE positions FINAL")
@@ -251,14 +254,20 @@ func TestTracksFollowTable(t *testing.T) {
 		t.Fatalf("a merge made the window be read again")
 	}
 	e.same(vessels, own, days(start, 5), true)
+	e.checkIndex()
+	e.randomAreas(30, start, 5, vessels)
 
 	// Rows gone from the window: a dropped day, then a mutation.
 	e.exec("ALTER TABLE positions DROP PARTITION '" + start.Add(2*day).Format("2006-01-02") + "'")
 	e.poll()
 	e.same(vessels, own, days(start, 5), true)
+	e.checkIndex()
+	e.randomAreas(30, start, 5, vessels)
 	e.exec("ALTER TABLE positions DELETE WHERE mmsi = 219000002 AND ts < '" + start.Add(4*day).Format("2006-01-02") + "'")
 	e.poll()
 	e.same(vessels, own, days(start, 5), true)
+	e.checkIndex()
+	e.randomAreas(30, start, 5, vessels)
 	if r := gauge(t, e.reg, "keelson_hot_reloads_total"); r != reads+2 {
 		t.Fatalf("%v reloads after a dropped partition and a mutation, want %v", r, reads+2)
 	}
@@ -278,6 +287,8 @@ func TestTracksFollowTable(t *testing.T) {
 		t.Fatalf("window starts %v, want %v", got, start)
 	}
 	e.same(vessels, own, days(start, 5), true)
+	e.checkIndex()
+	e.randomAreas(30, start, 5, vessels)
 	e.same(vessels, own, days(start.Add(-day), 1)[:1], false)
 	var held int
 	for _, vs := range e.tracks.series {

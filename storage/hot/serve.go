@@ -56,7 +56,7 @@ func (t *Tracks) held() int {
 func (t *Tracks) lookup(mmsi uint32, vessel string, allVessels bool, from time.Time) ([][]point, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	if !t.ready || from.UnixMilli() < t.start || time.Since(time.Unix(0, t.lastOK.Load())) > t.cfg.MaxLag {
+	if !t.ready || from.UnixMilli() < t.start || t.lagging() {
 		return nil, false
 	}
 	vs := t.series[mmsi]
@@ -71,6 +71,11 @@ func (t *Tracks) lookup(mmsi uint32, vessel string, allVessels bool, from time.T
 		out = append(out, pts)
 	}
 	return out, true
+}
+
+// lagging tells whether the last successful poll began more than MaxLag ago.
+func (t *Tracks) lagging() bool {
+	return time.Since(time.Unix(0, t.lastOK.Load())) > t.cfg.MaxLag
 }
 
 // emit calls fn for the points in [from, to) of the series, merged in
@@ -107,9 +112,10 @@ func (t *Tracks) emit(mmsi uint32, series [][]point, from, to time.Time, limit i
 }
 
 type metrics struct {
-	polls   *prometheus.CounterVec
-	reloads prometheus.Counter
-	tracks  *prometheus.CounterVec
+	polls     *prometheus.CounterVec
+	reloads   prometheus.Counter
+	tracks    *prometheus.CounterVec
+	positions *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, t *Tracks) metrics {
@@ -120,11 +126,13 @@ func newMetrics(reg prometheus.Registerer, t *Tracks) metrics {
 			Help: "Times the window of positions was read again (rows dropped or mutated in the table)."}),
 		tracks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keelson_hot_tracks_total",
 			Help: "Tracks served, by where from (memory or storage)."}, []string{"from"}),
+		positions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keelson_hot_position_queries_total",
+			Help: "Area-time position queries served, by where from (memory or storage)."}, []string{"from"}),
 	}
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(m.polls, m.reloads, m.tracks,
+	reg.MustRegister(m.polls, m.reloads, m.tracks, m.positions,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "keelson_hot_positions",
 			Help: "Positions held in memory."}, func() float64 {
 			return float64(t.Len())
@@ -149,7 +157,7 @@ func newMetrics(reg prometheus.Registerer, t *Tracks) metrics {
 	return m
 }
 
-// Store is a storage.Reader whose tracks Tracks answers.
+// Store is a storage.Reader whose tracks and area-time queries Tracks answers.
 type Store struct {
 	*storage.Reader
 	Tracks *Tracks
@@ -163,4 +171,9 @@ func (s Store) Track(ctx context.Context, q storage.TrackQuery, fn func(*storage
 // OwnShipTrack implements the API's store with Tracks.OwnShipTrack.
 func (s Store) OwnShipTrack(ctx context.Context, q storage.OwnShipTrackQuery, fn func(*storage.PositionRow) error) error {
 	return s.Tracks.OwnShipTrack(ctx, q, fn)
+}
+
+// Positions implements the API's store with Tracks.Positions.
+func (s Store) Positions(ctx context.Context, q storage.PositionQuery, fn func(*storage.PositionRow) error) error {
+	return s.Tracks.Positions(ctx, q, fn)
 }
