@@ -2,8 +2,14 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,26 +26,7 @@ import (
 // resampled, and for keys with a region or a delay.
 func TestTracksFromMemorySame(t *testing.T) {
 	e := env(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	reg := prometheus.NewRegistry()
-	r := e.db.Reader(storage.QueryLimits{})
-	tr, err := hot.New(hot.Config{DB: e.db, Fallback: r, Registry: reg, Now: func() time.Time { return e.now }, MaxLag: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- tr.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	for start := time.Now(); !tr.Ready(); time.Sleep(5 * time.Millisecond) {
-		if time.Since(start) > time.Minute {
-			t.Fatal("tracks not loaded in a minute")
-		}
-	}
-	if tr.Len() == 0 {
-		t.Fatal("no positions held")
-	}
-	mem := e.serve(t, hot.Store{Reader: r, Tracks: tr})
+	mem, reg := e.memoryServer(t)
 	seen := map[keelson.MMSI]bool{}
 	var ids []string
 	for _, ev := range e.positionEvents() {
@@ -76,16 +63,254 @@ func TestTracksFromMemorySame(t *testing.T) {
 	if points < 10_000 {
 		t.Fatalf("only %d bytes of tracks compared", points)
 	}
+	if n := served(reg, "keelson_hot_tracks_total"); n["memory"] == 0 || n["storage"] != 0 {
+		t.Fatalf("tracks served: %v, want all from memory", n)
+	}
+}
+
+// memoryServer serves the test data with package hot's store (tracks
+// and area-time queries from memory), once memory holds the data; reg
+// holds package hot's metrics.
+func (e *testEnv) memoryServer(t *testing.T) (string, *prometheus.Registry) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	reg := prometheus.NewRegistry()
+	r := e.db.Reader(storage.QueryLimits{})
+	tr, err := hot.New(hot.Config{DB: e.db, Fallback: r, Registry: reg, Now: func() time.Time { return e.now }, MaxLag: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for start := time.Now(); !tr.Ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Since(start) > time.Minute {
+			t.Fatal("tracks not loaded in a minute")
+		}
+	}
+	if tr.Len() == 0 {
+		t.Fatal("no positions held")
+	}
+	return e.serve(t, hot.Store{Reader: r, Tracks: tr}), reg
+}
+
+// served returns package hot's counter name by its label from.
+func served(reg *prometheus.Registry, name string) map[string]float64 {
 	mfs, _ := reg.Gather()
-	served := map[string]float64{}
+	out := map[string]float64{}
 	for _, mf := range mfs {
-		if mf.GetName() == "keelson_hot_tracks_total" {
+		if mf.GetName() == name {
 			for _, m := range mf.GetMetric() {
-				served[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+				out[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
 			}
 		}
 	}
-	if served["memory"] == 0 || served["storage"] != 0 {
-		t.Fatalf("tracks served: %v, want all from memory", served)
+	return out
+}
+
+// sendPage is send with the X-Next-Cursor trailer.
+func (e *testEnv) sendPage(t *testing.T, base, path, key string) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
 	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(b), resp.Trailer.Get("X-Next-Cursor")
+}
+
+// Area-time queries answered from memory (package hot) are byte for byte
+// those answered from ClickHouse: boxes over the real captures (the
+// whole world, the data's extent, random boxes, boxes on reported
+// points' exact coordinates, an empty one), MMSI lists, in JSON, CSV,
+// NDJSON and GeoJSON, paged with cursors to the end, for keys with and
+// without a region or a delay.
+func TestPositionsFromMemorySame(t *testing.T) {
+	e := env(t)
+	mem, reg := e.memoryServer(t)
+	ch := e.serve(t, e.db.Reader(storage.QueryLimits{})) // configured as mem is
+	evs := e.positionEvents()
+	ext := orb.MultiPoint{}
+	for _, ev := range evs {
+		ext = append(ext, ev.Position.Point)
+	}
+	b := ext.Bound()
+	rng := rand.New(rand.NewPCG(5, 5))
+	bbox := func(w, s, e, n float64) string { return fmt.Sprintf("bbox=%v,%v,%v,%v", w, s, e, n) }
+	areas := []string{
+		bbox(-180, -90, 180, 90),
+		bbox(b.Min[0], b.Min[1], b.Max[0], b.Max[1]),
+		bbox(100, -40, 110, -30), // nothing there
+	}
+	for i := 0; i < 8; i++ {
+		p := evs[rng.IntN(len(evs))].Position.Point
+		areas = append(areas, bbox(p[0]-rng.Float64(), p[1]-rng.Float64(), p[0]+rng.Float64(), p[1]+rng.Float64()))
+		r := evs[rng.IntN(len(evs))].Position.Point
+		areas = append(areas, bbox(min(p[0], r[0]), min(p[1], r[1]), max(p[0], r[0]), max(p[1], r[1])))
+	}
+	for i := 0; i < 3; i++ {
+		areas = append(areas, fmt.Sprintf("mmsi=%d,%d", uint32(evs[rng.IntN(len(evs))].MMSI), uint32(evs[rng.IntN(len(evs))].MMSI)))
+	}
+	areas = append(areas, fmt.Sprintf("mmsi=%d&", uint32(evs[0].MMSI))+bbox(b.Min[0], b.Min[1], b.Max[0], b.Max[1]))
+	ts := func(t time.Time) string { return url.QueryEscape(t.UTC().Format(time.RFC3339Nano)) }
+	ranges := [][2]time.Time{
+		{e.base.Add(-time.Hour), e.now.Add(time.Hour)},
+		{e.base.Add(7 * time.Minute), e.base.Add(30*time.Minute + 123*time.Millisecond)},
+	}
+	all := e.key(t, Scope{Export: true})
+	region := e.key(t, Scope{Export: true, Region: orb.MultiPolygon{{{{8, 54}, {11, 54}, {11, 58}, {8, 58}, {8, 54}}}}})
+	delayed := e.key(t, Scope{Export: true, Delay: Duration(2 * time.Hour)})
+	rows, pages, reordered := 0, 0, 0
+	for i, a := range areas {
+		for j, r := range ranges {
+			for k, key := range []string{all, region, delayed} {
+				formats := []string{"", "&format=csv"}
+				if k == 0 && j == 0 {
+					formats = append(formats, "&format=ndjson", "&format=geojson")
+				}
+				for _, f := range formats {
+					path := "/v1/positions?" + a + "&from=" + ts(r[0]) + "&to=" + ts(r[1]) + f
+					wc, want, wnext := e.sendPage(t, ch, path, key)
+					gc, got, gnext := e.sendPage(t, mem, path, key)
+					if !sameAnswer(t, f, gc, got, gnext, wc, want, wnext, &reordered) {
+						t.Fatalf("%s: memory %d %.300s\nClickHouse %d %.300s", path, gc, got, wc, want)
+					}
+					if wc == 200 && f == "&format=csv" {
+						rows += strings.Count(want, "\n") - 1
+					}
+				}
+				if (i+j+k)%3 != 0 {
+					continue
+				}
+				// Pages to the end, small ones.
+				cursor := ""
+				for page := 0; ; page++ {
+					path := "/v1/positions?" + a + "&from=" + ts(r[0]) + "&to=" + ts(r[1]) + "&limit=97&format=csv" + cursor
+					wc, want, wnext := e.sendPage(t, ch, path, key)
+					gc, got, gnext := e.sendPage(t, mem, path, key)
+					if !sameAnswer(t, "&format=csv", gc, got, gnext, wc, want, wnext, &reordered) {
+						t.Fatalf("%s page %d: memory %d %q %.300s\nClickHouse %d %q %.300s", path, page, gc, gnext, got, wc, wnext, want)
+					}
+					pages++
+					if wnext == "" || page > 200 {
+						break
+					}
+					cursor = "&cursor=" + url.QueryEscape(wnext)
+				}
+			}
+		}
+	}
+	if rows < 10_000 || pages < 50 {
+		t.Fatalf("only %d rows and %d pages compared", rows, pages)
+	}
+	t.Logf("%d rows, %d pages compared; %d answers the same but for the order of rows of equal (time, MMSI)", rows, pages, reordered)
+	if n := served(reg, "keelson_hot_position_queries_total"); n["memory"] < 100 || n["storage"] == 0 {
+		t.Fatalf("area-time queries served: %v, want most from memory, the region key's from storage", n)
+	}
+}
+
+// sameAnswer tells whether two answers of /v1/positions are the same:
+// byte for byte, or else but for the order of rows of equal (time, MMSI),
+// which ClickHouse leaves undefined (it counts those in reordered). The
+// rows of the last (time, MMSI) of a page cut by its limit are left out:
+// which of them make the page is undefined too (and the cursor, (time,
+// MMSI), skips the rest of them).
+func sameAnswer(t *testing.T, f string, gc int, got, gnext string, wc int, want, wnext string, reordered *int) bool {
+	t.Helper()
+	if gc != wc || gnext != wnext {
+		return false
+	}
+	if got == want {
+		return true
+	}
+	if gc != 200 {
+		return false
+	}
+	g, w := normalAnswer(t, f, got, gnext), normalAnswer(t, f, want, wnext)
+	if g != w {
+		return false
+	}
+	*reordered++
+	return true
+}
+
+// normalAnswer sorts the rows of equal (time, MMSI) of an answer and
+// drops the last such group when the page was cut (a next cursor).
+func normalAnswer(t *testing.T, f, body, next string) string {
+	t.Helper()
+	type row struct{ key, text string }
+	group := func(rows []row) []row {
+		for i := 0; i < len(rows); {
+			j := i
+			for j < len(rows) && rows[j].key == rows[i].key {
+				j++
+			}
+			slices.SortFunc(rows[i:j], func(a, b row) int { return strings.Compare(a.text, b.text) })
+			if j == len(rows) && next != "" {
+				rows = rows[:i]
+			}
+			i = j
+		}
+		return rows
+	}
+	var out []string
+	switch f {
+	case "&format=csv", "&format=ndjson":
+		lines := strings.Split(strings.TrimSuffix(body, "\n"), "\n")
+		var rows []row
+		for i, l := range lines {
+			if f == "&format=csv" && i == 0 {
+				out = append(out, l)
+				continue
+			}
+			if f == "&format=csv" {
+				fs := strings.SplitN(l, ",", 3)
+				rows = append(rows, row{fs[0] + "," + fs[1], l})
+				continue
+			}
+			var m struct {
+				MMSI uint32 `json:"mmsi"`
+				Time string `json:"time"`
+			}
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("ndjson line %q: %v", l, err)
+			}
+			rows = append(rows, row{fmt.Sprint(m.MMSI, m.Time), l})
+		}
+		for _, r := range group(rows) {
+			out = append(out, r.text)
+		}
+	default: // JSON, GeoJSON
+		var doc map[string]any
+		d := json.NewDecoder(strings.NewReader(body))
+		d.UseNumber()
+		if err := d.Decode(&doc); err != nil {
+			t.Fatalf("%.200s: %v", body, err)
+		}
+		name := "data"
+		if f == "&format=geojson" {
+			name = "features"
+		}
+		items, _ := doc[name].([]any)
+		var rows []row
+		for _, it := range items {
+			m, _ := it.(map[string]any)
+			if p, ok := m["properties"].(map[string]any); ok {
+				m = p
+			}
+			text, _ := json.Marshal(it)
+			rows = append(rows, row{fmt.Sprint(m["mmsi"], m["time"]), string(text)})
+		}
+		rows = group(rows)
+		delete(doc, name)
+		head, _ := json.Marshal(doc)
+		out = append(out, string(head))
+		for _, r := range rows {
+			out = append(out, r.text)
+		}
+	}
+	return strings.Join(out, "\n")
 }
