@@ -10,11 +10,13 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/keelson/keelson/storage"
 	"github.com/keelson/keelson/storage/hot"
+	"github.com/paulmach/orb"
 )
 
 // BenchmarkQueryAPI measures the reference queries of the standard
@@ -126,18 +128,26 @@ func BenchmarkQueryAPI(b *testing.B) {
 			return fmt.Sprintf("/v1/vessels/near?lat=%.5f&lon=%.5f&limit=10", p.Lat+rng.Float64()-0.5, p.Lon+rng.Float64()-0.5)
 		})
 	})
-	b.Run("area-2x2-6h", func(b *testing.B) {
-		// Centred on a real report: pick a vessel and a time, find where it was.
-		run(b, func() string {
-			v := vessels[vessel()]
-			t := day()
-			var lon, lat float64 = v.Position.Lon, v.Position.Lat
-			srv.store.Track(ctx, storage.TrackQuery{MMSI: v.MMSI, From: t, To: t.Add(6 * time.Hour), Limit: 1}, func(p *storage.PositionRow) error {
-				lon, lat = p.Lon, p.Lat
-				return nil
-			})
-			return fmt.Sprintf("/v1/positions?bbox=%.4f,%.4f,%.4f,%.4f&from=%s&to=%s&limit=10000", lon-1, lat-1, lon+1, lat+1, ts(t), ts(t.Add(6*time.Hour)))
+	// Centred on a real report: pick a vessel and a time, find where it was.
+	area := func() string {
+		v := vessels[vessel()]
+		t := day()
+		var lon, lat float64 = v.Position.Lon, v.Position.Lat
+		srv.store.Track(ctx, storage.TrackQuery{MMSI: v.MMSI, From: t, To: t.Add(6 * time.Hour), Limit: 1}, func(p *storage.PositionRow) error {
+			lon, lat = p.Lon, p.Lat
+			return nil
 		})
+		return fmt.Sprintf("/v1/positions?bbox=%.4f,%.4f,%.4f,%.4f&from=%s&to=%s&limit=10000", lon-1, lat-1, lon+1, lat+1, ts(t), ts(t.Add(6*time.Hour)))
+	}
+	b.Run("area-2x2-6h", func(b *testing.B) { run(b, area) })
+	// The same from memory (package hot answers area-time queries too).
+	b.Run("area-2x2-6h-memory", func(b *testing.B) {
+		if memURL == "" {
+			memURL = trackServer(b, ctx, db, srv.cfg, 31, vessels, first)
+		}
+		base = memURL
+		defer func() { base = hs.URL }()
+		run(b, area)
 	})
 	// A time window holding about 1M rows (the dataset has 2,000 reports
 	// per vessel over 30 days), so that the export reads what it sends.
@@ -205,6 +215,51 @@ func trackServer(b *testing.B, ctx context.Context, db *storage.DB, cfg Config, 
 		rows += len(got)
 	}
 	b.Logf("tracks: 300 random vessel-days (%d positions) the same from memory and ClickHouse", rows)
+	b.Logf("areas: the cell index takes %.2f bytes per position held", float64(t.IndexBytes())/float64(max(n, 1)))
+	// And area-time queries: 300 random 2x2 degree x 6 h boxes around a
+	// vessel's report, row by row in order (rows of equal (time, MMSI),
+	// whose order ClickHouse leaves undefined, compared as sets).
+	rows = 0
+	for i := 0; i < 300; i++ {
+		v := vessels[rng.IntN(len(vessels))]
+		from := first.Add(time.Duration(rng.IntN(30*24)) * time.Hour)
+		p := v.Position.Point()
+		t.Track(ctx, storage.TrackQuery{MMSI: v.MMSI, From: from, To: from.Add(6 * time.Hour), Limit: 1}, func(r *storage.PositionRow) error {
+			p = r.Point()
+			return nil
+		})
+		q := storage.PositionQuery{From: from, To: from.Add(6 * time.Hour), Limit: 10001,
+			Area: storage.Area{Set: true, Bound: orb.Bound{Min: orb.Point{p[0] - 1, p[1] - 1}, Max: orb.Point{p[0] + 1, p[1] + 1}}}}
+		var got, want []storage.PositionRow
+		if err := t.Positions(ctx, q, func(p *storage.PositionRow) error { got = append(got, *p); return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Positions(ctx, q, func(p *storage.PositionRow) error { want = append(want, *p); return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if len(got) == q.Limit {
+			b.Fatalf("area %v: more than %d rows", q.Area.Bound, q.Limit-1)
+		}
+		key := func(a storage.PositionRow) string {
+			return fmt.Sprint(a.Time.UnixMilli(), a.MMSI, a.Lat, a.Lon, a.SOG, a.COG, a.Heading, a.NavStatus)
+		}
+		for _, rows := range [][]storage.PositionRow{got, want} {
+			// Within (time, MMSI) only: the order outside them stays checked.
+			for i := 0; i < len(rows); {
+				j := i + 1
+				for j < len(rows) && rows[j].Time.Equal(rows[i].Time) && rows[j].MMSI == rows[i].MMSI {
+					j++
+				}
+				slices.SortFunc(rows[i:j], func(a, b storage.PositionRow) int { return strings.Compare(key(a), key(b)) })
+				i = j
+			}
+		}
+		if !slices.EqualFunc(got, want, func(a, b storage.PositionRow) bool { return key(a) == key(b) }) {
+			b.Fatalf("area %v from %v: memory %d rows, ClickHouse %d, not the same", q.Area.Bound, from, len(got), len(want))
+		}
+		rows += len(got)
+	}
+	b.Logf("areas: 300 random 2x2 degree x 6 h queries (%d positions) the same from memory and ClickHouse", rows)
 	cfg.Store, cfg.Registry = hot.Store{Reader: r, Tracks: t}, nil
 	srv, err := New(cfg)
 	if err != nil {
