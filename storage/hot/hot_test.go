@@ -341,6 +341,8 @@ func TestTracksMaxPositionsAndLimit(t *testing.T) {
 		t.Fatalf("%d held", e.tracks.count)
 	}
 	e.same(vessels, nil, days(t0.Add(8*day), 2), true)
+	e.checkIndex()
+	e.randomAreas(30, t0.Add(8*day), 2, vessels)
 	for _, limit := range []int{1, 10} {
 		var got, want []storage.PositionRow
 		q := storage.TrackQuery{MMSI: vessels[0], From: t0.Add(8 * day), To: t0.Add(10 * day), Limit: limit}
@@ -394,6 +396,19 @@ func TestTracksConcurrentReads(t *testing.T) {
 					t.Error(err)
 					return
 				}
+				last = time.Time{}
+				var lastMMSI keelson.MMSI
+				err = e.tracks.Positions(e.ctx, storage.PositionQuery{From: t0.Add(7 * day), To: t0.Add(11 * day), Area: box(9, 54, 13, 57)}, func(p *storage.PositionRow) error {
+					if p.Time.Before(last) || p.Time.Equal(last) && p.MMSI < lastMMSI {
+						return fmt.Errorf("positions out of order")
+					}
+					last, lastMMSI = p.Time, p.MMSI
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
 			}
 		}()
 	}
@@ -404,6 +419,8 @@ func TestTracksConcurrentReads(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	e.same(vessels, nil, days(t0.Add(7*day), 3), true)
+	e.checkIndex()
+	e.randomAreas(30, t0.Add(7*day), 3, vessels)
 }
 
 func TestRanges(t *testing.T) {
