@@ -33,6 +33,7 @@ func FuzzParseCursor(f *testing.F) {
 	f.Add("YzEuMS4y")
 	f.Add("")
 	f.Add("YzEuLTEuNDI5NDk2NzI5Ng")
+	f.Add("YzIuMTc5MDgxMjgwMDEyMzAwMDAwMC4yMTkwMDAwMDEuNTU2NTQzMjEwLi0xMDEyMzQ1Njc") // c2: with the place
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := parseCursor("cursor", s)
 		if err != nil {
@@ -41,7 +42,8 @@ func FuzzParseCursor(f *testing.F) {
 			}
 			return
 		}
-		if c2, err := parseCursor("cursor", encodeCursor(*c)); err != nil || !c2.Time.Equal(c.Time) || c2.MMSI != c.MMSI {
+		if c2, err := parseCursor("cursor", encodeCursor(*c)); err != nil || !c2.Time.Equal(c.Time) || c2.MMSI != c.MMSI ||
+			c2.Point != c.Point || c2.LatE7 != c.LatE7 || c2.LonE7 != c.LonE7 {
 			t.Fatalf("%q: round trip %v -> %v, %v", s, c, c2, err)
 		}
 	})

@@ -798,7 +798,7 @@ func (s *Server) handlePositions(w http.ResponseWriter, r *http.Request, k *Key)
 			}
 			return emit(p)
 		})
-	}, func(p *storage.PositionRow) string { return encodeCursor(storage.Cursor{Time: p.Time, MMSI: p.MMSI}) })
+	}, positionCursor)
 }
 
 var vesselName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`)

@@ -232,24 +232,46 @@ func parseFormat(name, s string, allowed []string) (Format, error) {
 
 func encodeCursor(c storage.Cursor) string {
 	s := "c1." + strconv.FormatInt(c.Time.UnixNano(), 10) + "." + strconv.FormatUint(uint64(c.MMSI), 10)
+	if c.Point {
+		s = "c2" + s[2:] + "." + strconv.FormatInt(int64(c.LatE7), 10) + "." + strconv.FormatInt(int64(c.LonE7), 10)
+	}
 	return base64.RawURLEncoding.EncodeToString([]byte(s))
 }
 
+// positionCursor is the cursor after a position row: its time, MMSI and
+// place (rows of one vessel at one millisecond are ordered by place).
+func positionCursor(p *storage.PositionRow) string {
+	return encodeCursor(storage.Cursor{Time: p.Time, MMSI: p.MMSI, Point: true,
+		LatE7: int32(math.Round(p.Lat * 1e7)), LonE7: int32(math.Round(p.Lon * 1e7))})
+}
+
+// parseCursor reads a cursor of encodeCursor: c1.<ns>.<mmsi>, or
+// c2.<ns>.<mmsi>.<lat_e7>.<lon_e7> (positions).
 func parseCursor(name, s string) (*storage.Cursor, error) {
+	bad := badParam(name, "not a cursor returned by this API")
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return nil, badParam(name, "not a cursor returned by this API")
+		return nil, bad
 	}
 	parts := strings.Split(string(b), ".")
-	if len(parts) != 3 || parts[0] != "c1" {
-		return nil, badParam(name, "not a cursor returned by this API")
+	if !(len(parts) == 3 && parts[0] == "c1" || len(parts) == 5 && parts[0] == "c2") {
+		return nil, bad
 	}
 	ns, err1 := strconv.ParseInt(parts[1], 10, 64)
 	m, err2 := strconv.ParseUint(parts[2], 10, 32)
 	if err1 != nil || err2 != nil {
-		return nil, badParam(name, "not a cursor returned by this API")
+		return nil, bad
 	}
-	return &storage.Cursor{Time: time.Unix(0, ns).UTC(), MMSI: keelson.MMSI(m)}, nil
+	c := &storage.Cursor{Time: time.Unix(0, ns).UTC(), MMSI: keelson.MMSI(m)}
+	if parts[0] == "c2" {
+		lat, err1 := strconv.ParseInt(parts[3], 10, 32)
+		lon, err2 := strconv.ParseInt(parts[4], 10, 32)
+		if err1 != nil || err2 != nil || lat < -90e7 || lat > 90e7 || lon < -180e7 || lon > 180e7 {
+			return nil, bad
+		}
+		c.Point, c.LatE7, c.LonE7 = true, int32(lat), int32(lon)
+	}
+	return c, nil
 }
 
 // timeRange resolves from/to against the key's scope and the server limits.

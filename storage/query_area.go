@@ -11,7 +11,9 @@ import (
 // shipTypeFilter restricts to vessels whose current ship type is listed.
 const shipTypeFilter = "mmsi IN (SELECT mmsi FROM vessels GROUP BY mmsi HAVING has({types:Array(UInt8)}, argMaxMerge(ship_type)))"
 
-// Positions streams positions ordered by (time, MMSI).
+// Positions streams positions ordered by (time, MMSI, lat_e7, lon_e7): a
+// total order of the rows (one per broadcast and vessel id), so that a
+// cursor resumes exactly after a row.
 //
 // They are read from positions, partitioned by day and sorted by (mmsi,
 // vessel, ts): a time range reads its days. With an MMSI list the key
@@ -35,10 +37,14 @@ func (r *Reader) Positions(ctx context.Context, q PositionQuery, fn func(*Positi
 	if q.ShipTypes != nil {
 		w.add(shipTypeFilter, "types", ints(q.ShipTypes))
 	}
-	if q.After != nil {
+	switch {
+	case q.After != nil && q.After.Point:
+		w.add("(ts, mmsi, lat_e7, lon_e7) > ({cts:DateTime64(3)}, {cmmsi:UInt32}, {clat:Int32}, {clon:Int32})",
+			"cts", q.After.Time, "cmmsi", uint32(q.After.MMSI), "clat", q.After.LatE7, "clon", q.After.LonE7)
+	case q.After != nil:
 		w.add("(ts, mmsi) > ({cts:DateTime64(3)}, {cmmsi:UInt32})", "cts", q.After.Time, "cmmsi", uint32(q.After.MMSI))
 	}
-	sql := "SELECT " + queryPosCols + " FROM positions FINAL" + w.sql() + " ORDER BY ts, mmsi"
+	sql := "SELECT " + queryPosCols + " FROM positions FINAL" + w.sql() + " ORDER BY ts, mmsi, lat_e7, lon_e7"
 	if q.Limit > 0 {
 		sql += " LIMIT {limit:UInt64}"
 		w.p["limit"] = q.Limit

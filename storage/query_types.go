@@ -68,10 +68,15 @@ type LatestQuery struct {
 	ShipTypes []uint8        // only vessels of these ship types; nil: all
 }
 
-// Cursor is a position in a (time, MMSI) ordered result.
+// Cursor is a position in a (time, MMSI) ordered result. Positions are
+// ordered by (time, MMSI, lat_e7, lon_e7), and their cursors name the
+// place too (Point), so that a page ending among one vessel's reports of
+// the same millisecond loses none of them.
 type Cursor struct {
-	Time time.Time
-	MMSI keelson.MMSI
+	Time         time.Time
+	MMSI         keelson.MMSI
+	Point        bool
+	LatE7, LonE7 int32
 }
 
 // PositionQuery selects positions by area, time, vessels and ship types,

@@ -260,8 +260,9 @@ func (t *Tracks) areaSeries(q storage.PositionQuery) ([]*areaIter, bool) {
 		pts := t.series[k.mmsi][k.vessel]
 		first := lo
 		if q.After != nil {
-			// (ts, mmsi) > (cts, cmmsi)
-			if k.mmsi > cmmsi {
+			// (ts, mmsi) > (cts, cmmsi), or with the cursor's place
+			// (ts, mmsi, lat, lon) > (cts, cmmsi, clat, clon)
+			if k.mmsi > cmmsi || k.mmsi == cmmsi && q.After.Point {
 				first = max(first, cts)
 			} else {
 				first = max(first, cts+1)
@@ -271,6 +272,12 @@ func (t *Tracks) areaSeries(q storage.PositionQuery) ([]*areaIter, bool) {
 			continue
 		}
 		pts = pts[firstAtOrAfter(pts, first):firstAtOrAfter(pts, hi)]
+		if q.After != nil && q.After.Point && k.mmsi == cmmsi {
+			c := point{ms: cts, lat: q.After.LatE7, lon: q.After.LonE7}
+			for len(pts) > 0 && pts[0].compare(&c) <= 0 {
+				pts = pts[1:]
+			}
+		}
 		it := &areaIter{pts: pts, mmsi: k.mmsi, box: q.Area.Set, s: s, n: n, w: w, e: e}
 		if it.skip() {
 			its = append(its, it)
