@@ -53,7 +53,7 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 	fs.Float64Var(&cfg.KeyLookupRate, "key-lookup-rate", 100, "key lookups in storage per second over all clients (keys not in the cache get 429 past it)")
 	fs.DurationVar(&cfg.DelayRefresh, "delay-refresh", time.Minute, "how far the latest-position view of keys with a delay may lag before it is moved forward")
 	fs.IntVar(&tracks.Days, "track-days", 7, "days of positions held in memory for tracks, counted back from the newest stored day (about 27 bytes a position); 0: every track from ClickHouse")
-	fs.IntVar(&tracks.MaxPositions, "track-max-positions", 0, "most positions held in memory for tracks: past it the oldest days go (0: no bound)")
+	fs.IntVar(&tracks.MaxPositions, "track-max-positions", 50_000_000, "most positions held in memory for tracks and area-time queries (about 1.4 GB at the default): past it the oldest days go (0: no bound)")
 	fs.DurationVar(&tracks.Poll, "track-poll", time.Second, "how often the positions held in memory are brought up to date with ClickHouse")
 	fs.DurationVar(&cfg.DelayWait, "delay-wait", 5*time.Second, "how long a request of a key with a delay waits for its view while it is being prepared before 503 with Retry-After")
 	fs.DurationVar(&cfg.BackgroundTimeout, "background-timeout", 5*time.Minute, "ClickHouse max_execution_time (and deadline) of background reads: the views of keys with a delay")

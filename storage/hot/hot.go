@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -247,7 +248,7 @@ func (t *Tracks) poll(ctx context.Context) error {
 			if !newest.IsZero() {
 				t.newest = newest.UnixMilli()
 			}
-			t.setStart(t.windowStart())
+			t.setStart(boundStart(parts, t.windowStart(), t.cfg.MaxPositions))
 			needStart = false
 		}
 		var todo []storage.Part
@@ -475,6 +476,33 @@ func (t *Tracks) windowStart() int64 {
 		newest = now
 	}
 	return newest.Truncate(day).Add(-time.Duration(t.cfg.Days-1) * day).UnixMilli()
+}
+
+// boundStart moves a window start forward past the oldest daily
+// partitions while the parts of those after it hold more than most rows
+// (the newest day is always kept), so that a first load never reads far
+// more than MaxPositions before slide trims it to the count of usable,
+// merged positions. Rows of parts count duplicates and unusable positions,
+// so it errs towards fewer days. Monthly partitions are left to slide.
+func boundStart(parts []storage.Part, start int64, most int) int64 {
+	if most <= 0 {
+		return start
+	}
+	rows := map[string]uint64{}
+	for _, p := range parts {
+		if end, ok := partitionEnd(p.Partition); ok && len(p.Partition) == 8 && end > start {
+			rows[p.Partition] += p.Rows
+		}
+	}
+	ids := slices.Sorted(maps.Keys(rows))
+	var sum uint64
+	for i := len(ids) - 1; i > 0; i-- {
+		if sum += rows[ids[i]]; sum+rows[ids[i-1]] > uint64(most) {
+			end, _ := partitionEnd(ids[i-1])
+			return max(start, end)
+		}
+	}
+	return start
 }
 
 func (t *Tracks) setStart(ms int64) {

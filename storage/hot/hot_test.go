@@ -594,3 +594,28 @@ func TestTracksEmptyTable(t *testing.T) {
 		t.Fatal("nothing held")
 	}
 }
+
+func TestBoundStart(t *testing.T) {
+	ms := func(s string) int64 { d, _ := time.Parse(time.DateOnly, s); return d.UnixMilli() }
+	parts := []storage.Part{
+		{Partition: "20261001", Rows: 100}, {Partition: "20261002", Rows: 100}, {Partition: "20261002", Rows: 50},
+		{Partition: "20261003", Rows: 100}, {Partition: "20261004", Rows: 300}, {Partition: "202609", Rows: 1000},
+	}
+	for _, c := range []struct {
+		start, want string
+		most        int
+	}{
+		{"2026-10-01", "2026-10-01", 0},    // no bound
+		{"2026-10-01", "2026-10-01", 1000}, // all fit
+		{"2026-10-01", "2026-10-02", 600},  // 650 fit from the 2nd, 750 from the 1st
+		{"2026-10-01", "2026-10-03", 500},
+		{"2026-10-01", "2026-10-04", 399}, // the newest day alone, even over the bound
+		{"2026-10-01", "2026-10-04", 1},
+		{"2026-10-03", "2026-10-04", 399}, // never back
+		{"2026-10-04", "2026-10-04", 10},
+	} {
+		if got := boundStart(parts, ms(c.start), c.most); got != ms(c.want) {
+			t.Errorf("start %s, at most %d: %v, want %s", c.start, c.most, time.UnixMilli(got).UTC(), c.want)
+		}
+	}
+}
