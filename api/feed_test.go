@@ -46,3 +46,22 @@ func kafkaFeedForTest(t *testing.T) (Feed, func(evs ...keelson.Event)) {
 		}
 	}
 }
+
+// liveServer is a server over the test data whose index is kept current by
+// a live feed from a real Kafka-protocol broker, running until the test
+// ends; it returns the server, its URL and the broker's publish.
+func (e *testEnv) liveServer(t *testing.T) (*Server, string, func(evs ...keelson.Event)) {
+	t.Helper()
+	feed, publish := kafkaFeedForTest(t)
+	srv, err := New(Config{Store: e.db.Reader(storageLimits()), Keys: e.db, Feed: feed, Poll: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go srv.Run(ctx)
+	for !srv.Ready() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return srv, httptestServer(t, srv), publish
+}

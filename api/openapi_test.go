@@ -11,9 +11,36 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/paulmach/orb"
 )
+
+// openAPIRouter routes requests to the test server by the OpenAPI
+// document it serves.
+func (e *testEnv) openAPIRouter(t *testing.T) routers.Router {
+	t.Helper()
+	resp := e.do(t, "GET", "/openapi.json", "", "")
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return openAPIRouter(t, raw, e.http.URL)
+}
+
+// openAPIRouter routes requests to the server at url by the OpenAPI
+// document raw.
+func openAPIRouter(t *testing.T, raw []byte, url string) routers.Router {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Servers = openapi3.Servers{{URL: url}}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return router
+}
 
 // Real requests and their answers, successes and errors, validated
 // against the served OpenAPI document: every parameter sent is one it
@@ -24,15 +51,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	resp := e.do(t, "GET", "/openapi.json", "", "")
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	doc, err := openapi3.NewLoader().LoadFromData(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc.Servers = openapi3.Servers{{URL: e.http.URL}}
-	router, err := legacy.NewRouter(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	router := openAPIRouter(t, raw, e.http.URL)
 	m := e.busiest().String()
 	win := "from=" + rfc(e.base.Add(-time.Hour)) + "&to=" + rfc(e.now)
 	full := e.key(t, Scope{Export: true})

@@ -15,9 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/keelson/keelson"
 	"github.com/keelson/keelson/storage"
 	"github.com/paulmach/orb"
@@ -378,18 +376,7 @@ func TestOwnShipListScopes(t *testing.T) {
 // served as a card, under the key's allowlist.
 func TestOwnShipFromFeed(t *testing.T) {
 	e := env(t)
-	feed, publish := kafkaFeedForTest(t)
-	srv, err := New(Config{Store: e.db.Reader(storageLimits()), Keys: e.db, Feed: feed, Poll: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go srv.Run(ctx)
-	for !srv.Ready() {
-		time.Sleep(10 * time.Millisecond)
-	}
-	hs := httptestServer(t, srv)
+	srv, hs, publish := e.liveServer(t)
 	k := e.key(t, Scope{})
 	zk := e.key(t, Scope{Vessels: []string{"zeus"}})
 	var seq uint64
@@ -556,18 +543,7 @@ func FuzzVesselCursor(f *testing.F) {
 // an own ship).
 func TestOwnShipAnswersMatchOpenAPI(t *testing.T) {
 	e := env(t)
-	resp := e.do(t, "GET", "/openapi.json", "", "")
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	doc, err := openapi3.NewLoader().LoadFromData(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc.Servers = openapi3.Servers{{URL: e.http.URL}}
-	router, err := legacy.NewRouter(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	router := e.openAPIRouter(t)
 	last, _ := e.zeusAt(t, time.Time{})
 	p := last.Position.Point
 	k := e.key(t, Scope{Vessels: []string{"zeus"}, MMSIs: []keelson.MMSI{e.busiest()}})

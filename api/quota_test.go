@@ -13,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/keelson/keelson/storage"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -38,16 +36,7 @@ func newQuotaClient(t *testing.T, srv *Server) *quotaClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := openapi3.NewLoader().LoadFromData(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc.Servers = openapi3.Servers{{URL: hs.URL}}
-	router, err := legacy.NewRouter(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &quotaClient{t: t, base: hs.URL, router: router}
+	return &quotaClient{t: t, base: hs.URL, router: openAPIRouter(t, raw, hs.URL)}
 }
 
 type answer struct {

@@ -426,18 +426,9 @@ func TestOpenAPI(t *testing.T) {
 // The live stream over a real Kafka-protocol broker.
 func TestStream(t *testing.T) {
 	e := env(t)
-	feed, publish := kafkaFeedForTest(t)
-	srv, err := New(Config{Store: e.db.Reader(storageLimits()), Keys: e.db, Feed: feed, Poll: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, base, publish := e.liveServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go srv.Run(ctx)
-	for !srv.Ready() {
-		time.Sleep(10 * time.Millisecond)
-	}
-	base := httptestServer(t, srv)
 	open := func(key, q string) (*bufio.Reader, func()) {
 		req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/stream?"+q, nil)
 		req.Header.Set("Authorization", "Bearer "+key)
