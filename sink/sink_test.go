@@ -14,6 +14,7 @@ import (
 	"github.com/keelson/keelson"
 	"github.com/keelson/keelson/bus"
 	"github.com/keelson/keelson/storage"
+	"github.com/keelson/keelson/storage/storagetest"
 	"github.com/paulmach/orb"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
@@ -59,21 +60,7 @@ func startBroker(t testing.TB, partitions int) *bus.Broker {
 	return b
 }
 
-func openDB(t testing.TB) *storage.DB {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("embedded ClickHouse: skipped with -short")
-	}
-	db, err := storage.Open(context.Background(), "chdb://"+t.TempDir(), storage.Options{})
-	if err != nil {
-		t.Fatalf("open embedded ClickHouse: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
+func openDB(t testing.TB) *storage.DB { return storagetest.Open(t) }
 
 func positionEvent(collector string, seq uint64, mmsi keelson.MMSI, at time.Time) keelson.Event {
 	return keelson.Event{V: 1, ID: keelson.EventID{Collector: collector, Boot: 1, Seq: seq}, Kind: keelson.KindPosition,

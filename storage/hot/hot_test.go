@@ -14,6 +14,7 @@ import (
 
 	"github.com/keelson/keelson"
 	"github.com/keelson/keelson/storage"
+	"github.com/keelson/keelson/storage/storagetest"
 	"github.com/paulmach/orb"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -50,30 +51,11 @@ type env struct {
 
 var t0 = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 
-// openDB opens an embedded database in a temporary directory, closed
-// when the test ends. It skips under -short and fails when libchdb.so is
-// missing in a full run.
-func openDB(t testing.TB) *storage.DB {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("embedded ClickHouse: skipped with -short")
-	}
-	db, err := storage.Open(context.Background(), "chdb://"+t.TempDir(), storage.Options{})
-	if err != nil {
-		t.Fatalf("open embedded ClickHouse: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
 	ctx := context.Background()
-	db := openDB(t)
+	db := storagetest.Open(t)
 	var err error
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	e := &env{t: t, ctx: ctx, db: db, reader: db.Reader(storage.QueryLimits{}), reg: prometheus.NewRegistry(),
 		rng: rand.New(rand.NewPCG(7, 8)), now: t0.Add(10 * day)}
 	e.fb = &counting{Reader: e.reader}
@@ -532,7 +514,7 @@ func BenchmarkPoll(b *testing.B) {
 // come from storage (which says what is wrong).
 func TestTracksNotLocal(t *testing.T) {
 	ctx := context.Background()
-	db := openDB(t)
+	db := storagetest.OpenBare(t)
 	r := db.Reader(storage.QueryLimits{})
 	tr, err := New(Config{DB: db, Fallback: r, Poll: time.Millisecond})
 	if err != nil {
