@@ -132,10 +132,8 @@ func (t *Tracks) IndexBytes() int {
 }
 
 // Positions streams the positions of an area and time range ordered by
-// (time, MMSI), as storage.Reader.Positions does: from memory when memory
-// can answer exactly (see answerable), else from Fallback. Rows of equal
-// (time, MMSI) come ordered by (lat, lon); ClickHouse leaves their order
-// undefined.
+// (time, MMSI, lat, lon), as storage.Reader.Positions does: from memory
+// when memory can answer exactly (see answerable), else from Fallback.
 func (t *Tracks) Positions(ctx context.Context, q storage.PositionQuery, fn func(*storage.PositionRow) error) error {
 	if its, ok := t.areaSeries(q); ok {
 		t.m.positions.WithLabelValues("memory").Inc()

@@ -45,8 +45,9 @@ func (e *env) spread(evs []keelson.Event) []keelson.Event {
 	return evs
 }
 
-// rowLess orders rows of equal (time, MMSI) by everything else, so that
-// tie groups (whose order ClickHouse leaves undefined) compare as sets.
+// rowCompare orders rows by (time, MMSI, place), then by everything else,
+// so that rows of one place and time under two vessel ids of one MMSI
+// (whose order ClickHouse leaves undefined) compare as sets.
 func rowCompare(a, b *storage.PositionRow) int {
 	return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.MMSI, b.MMSI), cmp.Compare(a.Lat, b.Lat), cmp.Compare(a.Lon, b.Lon),
 		cmp.Compare(fmt.Sprint(a.SOG, a.COG, a.Heading, a.NavStatus), fmt.Sprint(b.SOG, b.COG, b.Heading, b.NavStatus)))
@@ -54,9 +55,10 @@ func rowCompare(a, b *storage.PositionRow) int {
 
 // queryBoth runs q on memory and on storage, fails unless memory (or,
 // with wantMemory false, storage) answered it, and returns both results,
-// memory's checked to be in (time, MMSI, lat, lon) order, each sorted
-// within its (time, MMSI) tie groups. With a limit reached the last tie
-// group is dropped from both (which of its rows come is undefined).
+// both checked to be in (time, MMSI, lat, lon) order, each sorted within
+// its groups of equal (time, MMSI, lat, lon). With a limit reached the
+// last such group is dropped from both (which of its rows come is
+// undefined).
 func (e *env) queryBoth(q storage.PositionQuery, wantMemory bool) (got, want []storage.PositionRow) {
 	e.t.Helper()
 	before := e.fb.areas.Load()
@@ -69,23 +71,20 @@ func (e *env) queryBoth(q storage.PositionQuery, wantMemory bool) (got, want []s
 	if err := e.reader.Positions(e.ctx, q, func(p *storage.PositionRow) error { want = append(want, *p); return nil }); err != nil {
 		e.t.Fatal(err)
 	}
-	if wantMemory {
-		for i := 1; i < len(got); i++ {
-			if c := cmp.Or(got[i-1].Time.Compare(got[i].Time), cmp.Compare(got[i-1].MMSI, got[i].MMSI),
-				cmp.Compare(got[i-1].Lat, got[i].Lat), cmp.Compare(got[i-1].Lon, got[i].Lon)); c > 0 {
-				e.t.Fatalf("%+v: memory rows %d and %d out of order", q, i-1, i)
-			}
-		}
+	key := func(a, b *storage.PositionRow) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.MMSI, b.MMSI), cmp.Compare(a.Lat, b.Lat), cmp.Compare(a.Lon, b.Lon))
 	}
-	for i := 1; i < len(want); i++ {
-		if cmp.Or(want[i-1].Time.Compare(want[i].Time), cmp.Compare(want[i-1].MMSI, want[i].MMSI)) > 0 {
-			e.t.Fatalf("%+v: storage rows out of order", q)
+	for what, rows := range map[string][]storage.PositionRow{"memory": got, "storage": want} {
+		for i := 1; i < len(rows); i++ {
+			if key(&rows[i-1], &rows[i]) > 0 {
+				e.t.Fatalf("%+v: %s rows %d and %d out of order", q, what, i-1, i)
+			}
 		}
 	}
 	trim := func(rows []storage.PositionRow) []storage.PositionRow {
 		if q.Limit > 0 && len(rows) == q.Limit {
 			last := rows[len(rows)-1]
-			for len(rows) > 0 && rows[len(rows)-1].Time.Equal(last.Time) && rows[len(rows)-1].MMSI == last.MMSI {
+			for len(rows) > 0 && key(&rows[len(rows)-1], &last) == 0 {
 				rows = rows[:len(rows)-1]
 			}
 		}
