@@ -31,16 +31,8 @@ import (
 // Each sub-benchmark reports p50 and p99 latency over its runs (seeded
 // random parameters, as in the dataset's reference table).
 func BenchmarkQueryAPI(b *testing.B) {
-	url := os.Getenv("KEELSON_BENCH_DB")
-	if url == "" {
-		b.Skip("KEELSON_BENCH_DB is not set (see the comment)")
-	}
 	ctx := context.Background()
-	db, err := storage.Open(ctx, url, storage.Options{ReadOnly: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := openBenchDB(b)
 	// Keys live in the same database; a read-write handle would be needed
 	// to create one, so the benchmark serves keys from memory instead.
 	secret, k, _ := NewKey("bench", Scope{Export: true}, time.Now())
@@ -162,6 +154,21 @@ func BenchmarkQueryAPI(b *testing.B) {
 			return "/v1/positions?from=" + ts(first) + "&to=" + ts(first.Add(span)) + "&format=csv&limit=1000000"
 		})
 	})
+}
+
+// openBenchDB opens the database KEELSON_BENCH_DB names, read-only, until
+// the benchmark ends; it skips the benchmark when the variable is unset.
+func openBenchDB(b *testing.B) *storage.DB {
+	url := os.Getenv("KEELSON_BENCH_DB")
+	if url == "" {
+		b.Skip("KEELSON_BENCH_DB is not set (see BenchmarkQueryAPI)")
+	}
+	db, err := storage.Open(context.Background(), url, storage.Options{ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
 }
 
 // trackServer serves cfg with tracks held in memory (package hot) for the

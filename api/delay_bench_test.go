@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -37,16 +36,8 @@ import (
 //
 // It checks first that argmax and before agree on every vessel.
 func BenchmarkDelayedLatest(b *testing.B) {
-	url := os.Getenv("KEELSON_BENCH_DB")
-	if url == "" {
-		b.Skip("KEELSON_BENCH_DB is not set (see BenchmarkQueryAPI)")
-	}
 	ctx := context.Background()
-	db, err := storage.Open(ctx, url, storage.Options{ReadOnly: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := openBenchDB(b)
 	rd := db.Reader(storage.QueryLimits{})
 	now := time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)
 	cut := now.Add(-24 * time.Hour)
