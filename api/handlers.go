@@ -197,14 +197,19 @@ func (s *Server) handleVessel(w http.ResponseWriter, r *http.Request, k *Key) er
 	if !ok {
 		return errorf(ErrNotFound, "no vessel %s", m)
 	}
+	return writeVessel(w, &v, f)
+}
+
+// writeVessel writes one vessel row as a JSON object or a GeoJSON Feature.
+func writeVessel(w http.ResponseWriter, v *storage.VesselRow, f Format) error {
 	var b []byte
 	if f == FormatGeoJSON {
-		b = vesselTable.appendFeature(nil, &v, nil)
+		b = vesselTable.appendFeature(nil, v, nil)
 	} else {
-		b = vesselTable.appendJSON(nil, &v, nil)
+		b = vesselTable.appendJSON(nil, v, nil)
 	}
 	w.Header().Set("Content-Type", contentType(f))
-	_, err = w.Write(append(b, '\n'))
+	_, err := w.Write(append(b, '\n'))
 	return err
 }
 
@@ -238,15 +243,7 @@ func (s *Server) ownShip(w http.ResponseWriter, r *http.Request, k *Key, vessel 
 	if !found {
 		return errorf(ErrNotFound, "no vessel %q", vessel)
 	}
-	var b []byte
-	if f == FormatGeoJSON {
-		b = vesselTable.appendFeature(nil, &v, nil)
-	} else {
-		b = vesselTable.appendJSON(nil, &v, nil)
-	}
-	w.Header().Set("Content-Type", contentType(f))
-	_, err = w.Write(append(b, '\n'))
-	return err
+	return writeVessel(w, &v, f)
 }
 
 // GET /v1/ownships: every own-ship vessel stored without an MMSI that the
