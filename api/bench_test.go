@@ -99,14 +99,18 @@ func BenchmarkQueryAPI(b *testing.B) {
 	// The same with the dataset's month of positions held in memory (what
 	// `keelson serve -track-days 31` does), through a second server.
 	var memURL string
-	b.Run("track-1day-memory", func(b *testing.B) {
-		if memURL == "" {
-			memURL = trackServer(b, ctx, db, srv.cfg, 31, vessels, first)
+	parent := b
+	fromMemory := func(path func() string) func(b *testing.B) {
+		return func(b *testing.B) {
+			if memURL == "" {
+				memURL = trackServer(b, parent, ctx, db, srv.cfg, 31, vessels, first)
+			}
+			base = memURL
+			defer func() { base = hs.URL }()
+			run(b, path)
 		}
-		base = memURL
-		defer func() { base = hs.URL }()
-		run(b, track)
-	})
+	}
+	b.Run("track-1day-memory", fromMemory(track))
 	b.Run("latest-bbox-5x5", func(b *testing.B) {
 		run(b, func() string {
 			p := vessels[vessel()].Position
@@ -132,28 +136,19 @@ func BenchmarkQueryAPI(b *testing.B) {
 	}
 	b.Run("area-2x2-6h", func(b *testing.B) { run(b, area) })
 	// The same from memory (package hot answers area-time queries too).
-	b.Run("area-2x2-6h-memory", func(b *testing.B) {
-		if memURL == "" {
-			memURL = trackServer(b, ctx, db, srv.cfg, 31, vessels, first)
-		}
-		base = memURL
-		defer func() { base = hs.URL }()
-		run(b, area)
-	})
+	b.Run("area-2x2-6h-memory", fromMemory(area))
 	// A time window holding about 1M rows (the dataset has 2,000 reports
 	// per vessel over 30 days), so that the export reads what it sends.
 	span := min(31*24*time.Hour, time.Duration(float64(30*24*time.Hour)*1e6/(2000*float64(len(vessels)))))
 	b.Logf("export window %v", span)
-	b.Run("export-parquet-1M", func(b *testing.B) {
-		run(b, func() string {
-			return "/v1/positions?from=" + ts(first) + "&to=" + ts(first.Add(span)) + "&format=parquet&limit=1000000"
-		})
-	})
-	b.Run("export-csv-1M", func(b *testing.B) {
-		run(b, func() string {
-			return "/v1/positions?from=" + ts(first) + "&to=" + ts(first.Add(span)) + "&format=csv&limit=1000000"
-		})
-	})
+	export := func(format string) func() string {
+		return func() string {
+			return "/v1/positions?from=" + ts(first) + "&to=" + ts(first.Add(span)) + "&format=" + format + "&limit=1000000"
+		}
+	}
+	b.Run("export-parquet-1M", func(b *testing.B) { run(b, export("parquet")) })
+	b.Run("export-csv-1M", func(b *testing.B) { run(b, export("csv")) })
+
 }
 
 // openBenchDB opens the database KEELSON_BENCH_DB names, read-only, until
@@ -173,9 +168,12 @@ func openBenchDB(b *testing.B) *storage.DB {
 
 // trackServer serves cfg with tracks held in memory (package hot) for the
 // given days, once they are loaded; it logs the load's time and memory.
-func trackServer(b *testing.B, ctx context.Context, db *storage.DB, cfg Config, days int, vessels []storage.VesselRow, first time.Time) string {
+//
+// It lives until the whole benchmark ends (parent's cleanup): the
+// sub-benchmarks that use it share it.
+func trackServer(b, parent *testing.B, ctx context.Context, db *storage.DB, cfg Config, days int, vessels []storage.VesselRow, first time.Time) string {
 	ctx, cancel := context.WithCancel(ctx)
-	b.Cleanup(cancel)
+	parent.Cleanup(cancel)
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -266,7 +264,7 @@ func trackServer(b *testing.B, ctx context.Context, db *storage.DB, cfg Config, 
 	}
 	srv.ready.Store(true)
 	hs := httptest.NewServer(srv.Handler())
-	b.Cleanup(hs.Close)
+	parent.Cleanup(hs.Close)
 	return hs.URL
 }
 
