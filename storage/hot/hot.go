@@ -5,8 +5,9 @@
 // A track is the API's most frequent selective query, and the embedded
 // engine spends 2-3 ms on any MergeTree read before it reads a row (a
 // vessel-day is about 70 rows). Tracks holds every usable position of the
-// newest Days days (about 27 bytes each: 267 MB for the 10M-position
-// benchmark month) and serves a track whose range starts inside them;
+// newest Days days (about 27.4 bytes each with the cell index: 274 MB for
+// the 10M-position benchmark month) and serves a track whose range starts
+// inside them;
 // any other track goes to storage. Positions answers the area-time query
 // (a box or an MMSI list) the same way, through an index of which series
 // were in which 1-degree cell on which day (area.go).
